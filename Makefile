@@ -1,0 +1,38 @@
+# lockgraph's developer commands. `make demo` and `make test` set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Analyse the bundled example trace (exit status 1 means "findings", as expected here).
+demo: setup
+	$(BIN)/lockgraph analyze examples/traces/bank.trace || [ $$? -eq 1 ]
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/python -m pytest
+
+# The whole suite: what CI runs (.ci/run).
+test: lint typecheck unit
+
+bench: setup
+	$(BIN)/python benchmarks/analyze_throughput.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,62 @@
+"""The ``lockgraph`` command: a thin shell over the library.
+
+Each command lives in its own module with a ``register(subparsers)`` function that
+adds its parser and sets ``handler``; ``COMMANDS`` lists them in help order.
+Exit status: 0 no findings, 1 findings, 2 usage or input error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from lockgraph import __version__
+from lockgraph.errors import LockgraphError
+
+COMMANDS = ["analyze", "report"]
+"""Command modules under ``lockgraph.cli`` (``_<name>.py``)."""
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="lockgraph",
+        description="A lock dependency validator: finds deadlocks before they happen.",
+        epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error. "
+        "'lockgraph COMMAND --help' explains each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"lockgraph {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"lockgraph.cli._{name.replace('-', '_')}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return int(args.handler(args))
+    except LockgraphError as exc:
+        print(f"lockgraph: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("lockgraph: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``| head``): not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK

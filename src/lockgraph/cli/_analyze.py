@@ -1,0 +1,70 @@
+"""``lockgraph analyze TRACE...``: find every potential deadlock in recorded traces."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lockgraph.cli._common import add_output_options
+from lockgraph.engine import Engine, analyze
+from lockgraph.errors import InputError
+from lockgraph.report import Report, write_report
+from lockgraph.sources import FORMATS, read_traces
+from lockgraph.store import save
+
+HELP = "analyse trace files (lockgraph's format or STD; plain or gzip)"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "analyze",
+        help=HELP,
+        description="Read one or more trace files as one run, build the lock dependency "
+        "graph, and report every distinct potential deadlock once: lock-order cycles, "
+        "waits on tasks that need a held lock, recursive locking, unbalanced unlocks, "
+        "locks held at exit. Several files are several processes or machines: their "
+        "tasks and locks are their own, their lock classes are shared.",
+        epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+    )
+    p.add_argument("traces", nargs="+", metavar="TRACE", help="trace files ('-' reads stdin)")
+    p.add_argument(
+        "--input-format",
+        "-i",
+        default="auto",
+        choices=FORMATS,
+        help="trace format (default: auto, from the first line)",
+    )
+    add_output_options(p)
+    p.add_argument(
+        "--data-file",
+        metavar="FILE",
+        help="also store the graph and the findings in this SQLite data file "
+        "(read it back with 'lockgraph report')",
+    )
+    p.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="report malformed lines on stderr and skip them instead of stopping",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    engine = Engine()
+    bad: list[InputError] = []
+
+    def skip(exc: InputError) -> None:
+        bad.append(exc)
+        print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
+
+    stats = read_traces(engine, args.traces, args.input_format, skip if args.keep_going else None)
+    result = engine.finish(sources=list(args.traces))
+    findings = analyze(result)
+    if args.data_file:
+        save(args.data_file, result, findings)
+    report = Report(findings, args.show_pruned, result, list(args.traces), stats.events)
+    write_report(report, args.format, args.output)
+    if bad:
+        plural = "s" if len(bad) != 1 else ""
+        print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
+    return 1 if report.reported else 0

@@ -1,0 +1,56 @@
+"""The chain cache: tries of held-lock sequences, lockdep's fast path.
+
+A task's held locks, as a sequence of (class, mode, trylock), are one node of the
+*class chain* trie; taking one more lock steps to a child node with one dictionary
+lookup. A node is created once, and only then are its dependencies added and checked
+for cycles. The *instance chain* trie does the same over lock instances, to sample
+instance pairs and gate locks without work on every event.
+"""
+
+from __future__ import annotations
+
+from lockgraph.engine.graph import Edge
+from lockgraph.engine.model import LockUse, Mode
+
+RECURSION = 1
+"""Class chain flag: the acquired class is already held; each acquisition needs a look."""
+
+
+class ClassChain:
+    """A node of the class chain trie."""
+
+    __slots__ = (
+        "depth",
+        "edges",
+        "flags",
+        "hits",
+        "next",
+        "occurrences",
+        "occurrences_complete",
+        "token",
+        "uses",
+    )
+
+    def __init__(self, uses: tuple[tuple[int, Mode, bool], ...]) -> None:
+        self.uses = uses
+        """(class id, mode, trylock) per held lock, oldest first."""
+        self.depth = len(uses)
+        self.next: dict[int, ClassChain] = {}
+        """Keyed by ``LockUse.cm``."""
+        self.flags = 0
+        self.hits = 0
+        self.edges: list[Edge] = []
+        """The dependencies that an acquisition reaching this node establishes."""
+        self.token: object = None
+        """The token of the last task to reach this node (``core._Token``)."""
+        self.occurrences: set[tuple[int, int]] = set()
+        self.occurrences_complete = True
+
+
+class InstanceChain:
+    """A node of the instance chain trie."""
+
+    __slots__ = ("next",)
+
+    def __init__(self) -> None:
+        self.next: dict[LockUse, InstanceChain] = {}

@@ -1,0 +1,571 @@
+"""The engine: turns lock events into a dependency graph and event findings.
+
+Sources call ``acquire``/``release``/``wait``/``signal``/``fork``/``join``/``exit``
+with handles they obtained once (``task``, ``lock``, ``use``, ``event``). The cost
+of an acquisition on a lock chain seen before is a few dictionary lookups, like
+lockdep's chain cache:
+
+* the *class chain* of a task (the classes and modes it holds, in order) is a node
+  of a trie; stepping to the next node is one lookup keyed by ``LockUse.cm``. Only a
+  miss (a chain never seen) adds dependencies and searches for cycles.
+* the *instance chain* is a second trie keyed by ``LockUse``; a miss records instance
+  pairs and gate locks for the dependencies of the chain. It is bounded: past
+  ``INSTANCE_CHAIN_LIMIT`` nodes it starts afresh, which loses no evidence.
+* a chain node records which (task, happens-before segment) used it only when the
+  task's ``token`` changed since its last visit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from lockgraph.engine.analysis import Run
+from lockgraph.engine.chains import RECURSION, ClassChain, InstanceChain
+from lockgraph.engine.findings import (
+    ClassView,
+    Finding,
+    HeldView,
+    SiteView,
+)
+from lockgraph.engine.graph import TASK_SAMPLES, DependencyGraph, Edge, Step, Witness
+from lockgraph.engine.hb import HappensBefore
+from lockgraph.engine.model import (
+    ClassKind,
+    DepType,
+    LockClass,
+    LockInstance,
+    LockUse,
+    Mode,
+    Stack,
+    Task,
+)
+
+INSTANCE_CHAIN_LIMIT = 200_000
+NESTING_SAMPLES = 64
+"""Ordered instance pairs kept per class nested in itself."""
+
+# Held-stack entries are plain tuples on the hot path: (use, site, chain, ichain, event).
+_USE: Final = 0
+_SITE: Final = 1
+_CHAIN: Final = 2
+_ICHAIN: Final = 3
+_EVENT: Final = 4
+
+
+class _Token:
+    __slots__ = ("epoch", "task", "tick")
+
+    def __init__(self, task: Task) -> None:
+        self.task = task.id
+        self.epoch = task.epoch
+        self.tick = task.tick
+
+
+CycleCallback = Callable[[list[Step], Task], None]
+
+
+class Engine:
+    """The pure lock-dependency engine. Not thread-safe: feed it from one thread."""
+
+    def __init__(self, online: bool = True) -> None:
+        self.graph = DependencyGraph()
+        self.hb = HappensBefore()
+        self.tasks: list[Task] = []
+        self.labels: dict[int, str] = {}
+        """Names of the lock instances that appear in evidence."""
+        self._instances = 0
+        self.index = 0
+        """Events seen so far; each event's index is the value after it."""
+        self.online = online
+        """Search for a cycle whenever a dependency (or a type of one) is new."""
+        self.on_cycle: CycleCallback | None = None
+        self.on_finding: Callable[[Finding], None] | None = None
+        self.cycles: list[tuple[list[Step], int, int]] = []
+        """Cycles found online: (steps, event index, task id)."""
+        self.event_findings: dict[tuple[str, ...], Finding] = {}
+        self._root = ClassChain(())
+        self._iroot = InstanceChain()
+        self._ichains = 0
+        self._chains: list[ClassChain] = []
+        self._cms: dict[tuple[int, Mode, bool], int] = {}
+        self._cm_uses: list[tuple[int, Mode, bool]] = []
+        self._events: dict[str, LockUse] = {}
+        self._joins: dict[int, LockUse] = {}
+        self._rewalking = False
+        self._nesting: dict[str, dict[tuple[int, int], int]] = {}
+        self._direct: dict[tuple[int, int], int] = {}
+        """Counts of dependencies made outside the chain cache (signals)."""
+
+    # -- handles ------------------------------------------------------------
+
+    def task(self, name: str, node: str = "") -> Task:
+        t = Task(len(self.tasks), name, self._root, self._iroot, node)
+        t.token = _Token(t)
+        self.tasks.append(t)
+        return t
+
+    def lock_class(
+        self,
+        name: str,
+        subclass: int = 0,
+        kind: ClassKind = ClassKind.LOCK,
+        site: Stack | None = None,
+    ) -> LockClass:
+        return self.graph.lock_class(name, subclass, kind, site)
+
+    def lock(
+        self,
+        key: str,
+        cls: LockClass,
+        reentrant: bool = False,
+        ownerless: bool = False,
+    ) -> LockInstance:
+        inst = LockInstance(self._instances, key, cls, reentrant, ownerless)
+        self._instances += 1
+        return inst
+
+    def use(
+        self,
+        lock: LockInstance,
+        mode: Mode = Mode.WRITE,
+        trylock: bool = False,
+        nest: LockInstance | None = None,
+    ) -> LockUse:
+        """The handle for taking ``lock`` in one way; keep and reuse it."""
+        cm_key = (lock.cls.id, mode, trylock)
+        cm = self._cms.get(cm_key)
+        if cm is None:
+            cm = self._cms[cm_key] = len(self._cm_uses)
+            self._cm_uses.append(cm_key)
+        return LockUse(lock, mode, trylock, cm, nest)
+
+    def event(self, name: str, site: Stack | None = None) -> LockUse:
+        """The pseudo-lock of something waited for (a completion, a queue, a join)."""
+        use = self._events.get(name)
+        if use is None:
+            cls = self.lock_class(name, kind=ClassKind.EVENT, site=site)
+            use = self._events[name] = self.use(self.lock(name, cls))
+        return use
+
+    # -- events ---------------------------------------------------------------
+
+    def acquire(self, task: Task, use: LockUse, site: Stack | None = None) -> None:
+        """``task`` takes a lock (blocking, or a trylock that succeeded)."""
+        self.index += 1
+        lock = use.lock
+        if lock.reentrant and lock.owner is task:
+            lock.depth += 1
+            return
+        chain = task.chain
+        nxt = chain.next.get(use.cm)
+        if nxt is None or nxt.flags:
+            nxt = self._acquire_slow(task, use, site, chain, nxt)
+        ichain = task.ichain
+        inxt = ichain.next.get(use)
+        if inxt is None:
+            inxt = self._new_ichain(task, use, ichain)
+        task.held.append((use, site, chain, ichain, self.index))
+        task.chain = nxt
+        task.ichain = inxt
+        nxt.hits += 1
+        if nxt.token is not task.token:
+            self._occur(task, nxt, use, site)
+        if lock.reentrant:
+            lock.owner = task
+            lock.depth = 1
+
+    def release(self, task: Task, lock: LockInstance, site: Stack | None = None) -> None:
+        self.index += 1
+        if lock.reentrant and lock.owner is task and lock.depth > 1:
+            lock.depth -= 1
+            return
+        held = task.held
+        if held and held[-1][_USE].lock is lock:
+            top = held.pop()
+            task.chain = top[_CHAIN]
+            task.ichain = top[_ICHAIN]
+            if lock.reentrant:
+                lock.owner = None
+                lock.depth = 0
+            return
+        self._release_slow(task, lock, site)
+
+    def wait(self, task: Task, event: LockUse, site: Stack | None = None) -> None:
+        """``task`` blocks until ``event`` is signalled: the held locks now depend on it."""
+        self.acquire(task, event, site)
+        self.release(task, event.lock, site)
+        self.index -= 1
+
+    def signal(self, task: Task, event: LockUse, site: Stack | None = None) -> None:
+        """``task`` signals ``event``: it needed every lock it took since its last signal."""
+        self.index += 1
+        cls = event.lock.cls
+        since = task.signalled.get(cls.id, -1)
+        self._signal_edges(task, event, site, since)
+        task.signalled[cls.id] = task.tick
+        task.tick += 1
+        task.token = _Token(task)
+
+    def fork(self, parent: Task, child: Task, site: Stack | None = None) -> None:
+        self.index += 1
+        self.hb.link((parent.id, parent.epoch), (child.id, child.epoch))
+        self._advance(parent)
+
+    def join(self, parent: Task, child: Task, site: Stack | None = None) -> None:
+        """``parent`` waits for ``child`` to end: a wait on the child's join event."""
+        event = self._join_event(child)
+        self._signal_edges(child, event, None, -1)
+        self.wait(parent, event, site)
+        self.hb.link((child.id, child.epoch), (parent.id, parent.epoch + 1))
+        self._advance(parent)
+
+    def exit(self, task: Task, site: Stack | None = None, context: str = "task-exit") -> None:
+        """``task`` ends (or a scope that must be lock-neutral does)."""
+        self.index += 1
+        if task.held:
+            self._held_at_exit(task, site, context)
+        task.exited = True
+
+    # -- slow paths -----------------------------------------------------------
+
+    def _acquire_slow(
+        self,
+        task: Task,
+        use: LockUse,
+        site: Stack | None,
+        chain: ClassChain,
+        nxt: ClassChain | None,
+    ) -> ClassChain:
+        if nxt is None:
+            nxt = self._new_chain(task, use, site, chain)
+        if nxt.flags & RECURSION and not use.trylock and not self._rewalking:
+            self._check_recursion(task, use, site)
+        return nxt
+
+    def _new_chain(
+        self, task: Task, use: LockUse, site: Stack | None, chain: ClassChain
+    ) -> ClassChain:
+        cls = use.lock.cls
+        nxt = ClassChain((*chain.uses, (cls.id, use.mode, use.trylock)))
+        chain.next[use.cm] = nxt
+        self._chains.append(nxt)
+        if any(held_cls == cls.id for held_cls, _, _ in chain.uses):
+            nxt.flags |= RECURSION
+        if use.trylock:
+            return nxt  # a trylock never waits: it depends on nothing
+        graph = self.graph
+        classes = graph.classes
+        new_cycles: list[tuple[Edge, int]] = []
+        for position, (held_cls, held_mode, _) in enumerate(chain.uses):
+            if held_cls == cls.id:
+                continue
+            edge = graph.edge(classes[held_cls], cls)
+            if edge not in nxt.edges:
+                nxt.edges.append(edge)
+            bit = int(DepType.of(held_mode, use.mode))
+            if edge.bits & bit:
+                continue
+            entry = task.held[position]
+            witness = Witness(
+                task.id,
+                entry[_SITE],
+                site,
+                self.index,
+                held_mode,
+                use.mode,
+                entry[_USE].lock.id,
+                use.lock.id,
+            )
+            graph.add_bit(edge, bit, witness)
+            self._label(entry[_USE].lock)
+            self._label(use.lock)
+            new_cycles.append((edge, bit))
+        if self.online:
+            for edge, bit in new_cycles:
+                self._search(edge, bit, task)
+        return nxt
+
+    def _search(self, edge: Edge, bit: int, task: Task) -> None:
+        cycle = self.graph.shortest_cycle(edge, bit)
+        if cycle is None:
+            return
+        self.cycles.append((cycle, self.index, task.id))
+        if self.on_cycle is not None:
+            self.on_cycle(cycle, task)
+
+    def _new_ichain(self, task: Task, use: LockUse, ichain: InstanceChain) -> InstanceChain:
+        if self._ichains >= INSTANCE_CHAIN_LIMIT:
+            # Start afresh: the evidence is in the dependencies, not in the trie.
+            self._iroot = InstanceChain()
+            self._ichains = 0
+            for other in self.tasks:
+                if not other.held:
+                    other.ichain = self._iroot
+        self._ichains += 1
+        inxt = InstanceChain()
+        ichain.next[use] = inxt
+        if use.trylock:
+            return inxt
+        lock = use.lock
+        exclusive = [h[_USE].lock.id for h in task.held if h[_USE].mode is Mode.WRITE]
+        succ = self.graph.succ
+        for h in task.held:
+            held_lock = h[_USE].lock
+            edge = succ[held_lock.cls.id].get(lock.cls.id)
+            if edge is None:
+                continue
+            if edge.add_instance_pair((held_lock.id, lock.id)):
+                self._label(held_lock)
+                self._label(lock)
+            edge.narrow_gate(frozenset(i for i in exclusive if i != held_lock.id))
+        return inxt
+
+    def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
+        token = task.token
+        chain.token = token
+        task.acquired[use.lock.cls.id] = (task.tick, site, use.lock)
+        if chain.occurrences_complete:
+            occurrence = (task.id, task.epoch)
+            if occurrence not in chain.occurrences:
+                if len(chain.occurrences) < TASK_SAMPLES:
+                    chain.occurrences.add(occurrence)
+                else:
+                    chain.occurrences_complete = False
+
+    def _check_recursion(self, task: Task, use: LockUse, site: Stack | None) -> None:
+        lock = use.lock
+        cls = lock.cls
+        for h in task.held:
+            held_use = h[_USE]
+            if held_use.lock.cls is not cls:
+                continue
+            same = held_use.lock is lock
+            if same and lock.reentrant:
+                continue
+            if use.mode is Mode.RECURSIVE_READ and held_use.mode is not Mode.WRITE:
+                continue  # lockdep: a recursive read inside a read of its class is fine
+            if not same and use.nest is not None and self._holds(task, use.nest):
+                continue
+            if not same:
+                self._nested(task, held_use.lock, lock)
+            self._record(
+                Finding(
+                    kind="recursive-locking",
+                    key=[cls.key, "instance" if same else "class"],
+                    classes=[self._class_view(cls)],
+                    task=task.name,
+                    site=SiteView.of(site),
+                    held=self._held_views(task),
+                    event=self.index,
+                    same_instance=same,
+                    notes=[f"acquiring {lock.key} ({use.mode.letter})"],
+                )
+            )
+            return
+
+    def _nested(self, task: Task, outer: LockInstance, inner: LockInstance) -> None:
+        """Sample which instances of one class were nested in which order, by whom."""
+        pairs = self._nesting.setdefault(outer.cls.key, {})
+        if len(pairs) < NESTING_SAMPLES and (outer.id, inner.id) not in pairs:
+            pairs[(outer.id, inner.id)] = task.id
+            self._label(outer)
+            self._label(inner)
+
+    def _nesting_evidence(self) -> None:
+        """Class-level recursive locking: did two tasks nest two instances in both orders?"""
+        for finding in self.event_findings.values():
+            if finding.kind != "recursive-locking" or finding.same_instance:
+                continue
+            pairs = self._nesting.get(finding.key[0], {})
+            finding.instance_level = "class"
+            finding.instance_cycle = []
+            for (a, b), task in sorted(pairs.items()):
+                other = pairs.get((b, a))
+                if other is not None and other != task:
+                    finding.instance_level = "instance"
+                    finding.instance_cycle = [self.labels[a], self.labels[b]]
+                    break
+
+    def _holds(self, task: Task, lock: LockInstance) -> bool:
+        return any(h[_USE].lock is lock for h in task.held)
+
+    def _release_slow(self, task: Task, lock: LockInstance, site: Stack | None) -> None:
+        if self._drop(task, lock):
+            return
+        if lock.ownerless:
+            for other in self.tasks:
+                if other is not task and self._drop(other, lock):
+                    return
+            return  # a semaphore's release without an acquisition is legal
+        self._record(
+            Finding(
+                kind="bad-unlock-balance",
+                key=[lock.cls.key],
+                classes=[self._class_view(lock.cls)],
+                task=task.name,
+                site=SiteView.of(site),
+                held=self._held_views(task),
+                event=self.index,
+                notes=[f"{task.name} releases {lock.key}, which it does not hold"],
+            )
+        )
+
+    def _drop(self, task: Task, lock: LockInstance) -> bool:
+        """Remove ``lock`` from anywhere in ``task``'s stack; re-walk the locks above it."""
+        held = task.held
+        for i in range(len(held) - 1, -1, -1):
+            if held[i][_USE].lock is lock:
+                break
+        else:
+            return False
+        removed = held[i]
+        above = held[i + 1 :]
+        del held[i:]
+        task.chain = removed[_CHAIN]
+        task.ichain = removed[_ICHAIN]
+        if lock.reentrant:
+            lock.owner = None
+            lock.depth = 0
+        # lockdep's reacquisition after an out-of-order release: the dependencies of
+        # the locks above already exist; only the chain nodes are new.
+        self._rewalking = True
+        try:
+            for entry in above:
+                use = entry[_USE]
+                chain = task.chain
+                nxt = chain.next.get(use.cm)
+                if nxt is None or nxt.flags:
+                    nxt = self._acquire_slow(task, use, entry[_SITE], chain, nxt)
+                ichain = task.ichain
+                inxt = ichain.next.get(use)
+                if inxt is None:
+                    inxt = self._new_ichain(task, use, ichain)
+                held.append((use, entry[_SITE], chain, ichain, entry[_EVENT]))
+                task.chain = nxt
+                task.ichain = inxt
+        finally:
+            self._rewalking = False
+        return True
+
+    def _signal_edges(self, task: Task, event: LockUse, site: Stack | None, since: int) -> None:
+        """Dependencies event -> every class ``task`` took after tick ``since``."""
+        cls = event.lock.cls
+        graph = self.graph
+        classes = graph.classes
+        segment = (task.id, task.epoch)
+        new: list[tuple[Edge, int]] = []
+        needed = {cid: (s, inst) for cid, (tick, s, inst) in task.acquired.items() if tick > since}
+        for h in task.held:
+            needed.setdefault(h[_USE].lock.cls.id, (h[_SITE], h[_USE].lock))
+        for cid, (acq_site, inst) in needed.items():
+            if cid == cls.id:
+                continue
+            edge = graph.edge(cls, classes[cid])
+            self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
+            edge.add_occurrences([segment])
+            if edge.add_instance_pair((event.lock.id, inst.id)):
+                self._label(event.lock)
+                self._label(inst)
+            bit = int(DepType.EN)
+            if not edge.bits & bit:
+                witness = Witness(task.id, site, acq_site, self.index, acquirer_instance=inst.id)
+                graph.add_bit(edge, bit, witness)
+                new.append((edge, bit))
+        if self.online:
+            for edge, bit in new:
+                self._search(edge, bit, task)
+
+    def _join_event(self, child: Task) -> LockUse:
+        use = self._joins.get(child.id)
+        if use is None:
+            use = self._joins[child.id] = self.event(f"(join {child.name})")
+        return use
+
+    def _advance(self, task: Task) -> None:
+        task.epoch += 1
+        task.token = _Token(task)
+
+    def _held_at_exit(self, task: Task, site: Stack | None, context: str) -> None:
+        held = self._held_views(task)
+        self._record(
+            Finding(
+                kind="held-at-exit",
+                key=[context, *(h.lock_class for h in held)],
+                classes=[self._class_view(h[_USE].lock.cls) for h in task.held],
+                task=task.name,
+                site=SiteView.of(site),
+                held=held,
+                event=self.index,
+                notes=[context],
+            )
+        )
+
+    def _label(self, lock: LockInstance) -> None:
+        self.labels[lock.id] = lock.key
+
+    def _record(self, finding: Finding) -> None:
+        key = (finding.kind, *finding.key)
+        known = self.event_findings.get(key)
+        if known is not None:
+            known.count += 1
+            return
+        self.event_findings[key] = finding
+        if self.on_finding is not None:
+            self.on_finding(finding)
+
+    def _class_view(self, cls: LockClass) -> ClassView:
+        return ClassView(cls.key, cls.kind.value, SiteView.of(cls.site) if cls.site else None)
+
+    def _held_views(self, task: Task) -> list[HeldView]:
+        return [
+            HeldView(
+                h[_USE].lock.cls.key,
+                h[_USE].lock.key,
+                h[_USE].mode.letter,
+                SiteView.of(h[_SITE]),
+                h[_EVENT],
+                h[_USE].trylock,
+            )
+            for h in task.held
+        ]
+
+    # -- the end ----------------------------------------------------------------
+
+    def end_of_trace(self) -> None:
+        """Report the locks tasks still hold when the trace ends.
+
+        Joined tasks signal their join event once more: in a trace merged from
+        per-thread logs, a child's last events may come after its parent's join.
+        """
+        for task in self.tasks:
+            if task.held and not task.exited:
+                self._held_at_exit(task, None, "end-of-trace")
+        for child_id, event in list(self._joins.items()):
+            self._signal_edges(self.tasks[child_id], event, None, -1)
+
+    def finish(self, end_of_trace: bool = True, sources: list[str] | None = None) -> Run:
+        """What analysis needs; the engine can go on taking events afterwards."""
+        if end_of_trace:
+            self.end_of_trace()
+        self.settle()
+        self._nesting_evidence()
+        return Run(
+            graph=self.graph,
+            hb=self.hb,
+            tasks=[(t.name, t.node) for t in self.tasks],
+            instances=dict(self.labels),
+            cycles=list(self.cycles),
+            event_findings=list(self.event_findings.values()),
+            events=self.index,
+            sources=list(sources or []),
+        )
+
+    def settle(self) -> None:
+        """Fold the chain cache's counters into the dependencies (idempotent)."""
+        for key, edge in self.graph.edges.items():
+            edge.count = self._direct.get(key, 0)
+        for chain in self._chains:
+            for edge in chain.edges:
+                edge.count += chain.hits
+                edge.add_occurrences(chain.occurrences, chain.occurrences_complete)

@@ -1,0 +1,292 @@
+"""lockdep's report layout, for every finding kind.
+
+A cycle reads like lockdep's "possible circular locking dependency" splat: the
+acquisition that closes the cycle, the existing dependency chain in reverse order
+with each dependency's witness (both stacks), ``Chain exists of:``, and the
+"Possible unsafe locking scenario" table, with one column per task of the cycle
+rather than lockdep's two CPUs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Set as AbstractSet
+from typing import TextIO
+
+from lockgraph.engine.findings import DependencyView, Finding, HeldView, SiteView
+from lockgraph.report import Report, register
+
+_INDENT = "       "
+
+
+@register("text")
+def render(report: Report, out: TextIO) -> None:
+    for finding in report.shown:
+        out.write(render_finding(finding))
+        out.write("\n")
+    out.write(summary(report) + "\n")
+
+
+def summary(report: Report) -> str:
+    reported = report.reported
+    if reported:
+        kinds = Counter(f.kind for f in reported)
+        detail = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
+        line = f"lockgraph: {len(reported)} finding{_s(len(reported))} ({detail})"
+    else:
+        line = "lockgraph: no findings"
+    pruned = len(report.pruned)
+    if pruned:
+        hint = "" if report.show_pruned else " (--show-pruned lists them)"
+        line += f"; {pruned} pruned as impossible{hint}"
+    if report.events:
+        line += f"; {report.events} events"
+    return line
+
+
+def render_finding(f: Finding) -> str:
+    if f.kind in ("circular-dependency", "wait-cycle"):
+        body = _cycle(f)
+    elif f.kind == "recursive-locking":
+        body = _recursive(f)
+    elif f.kind == "bad-unlock-balance":
+        body = _bad_unlock(f)
+    elif f.kind == "held-at-exit":
+        body = _held_at_exit(f)
+    else:
+        body = _generic(f)
+    return _banner(f) + body + _footer(f)
+
+
+def _banner(f: Finding) -> str:
+    title = f"WARNING: {f.title}"
+    rule = max(len(title), 54)
+    lines = ["=" * rule, title, f"[{f.id}]"]
+    if f.pruned:
+        lines.append(f"PRUNED: {f.pruned}")
+    lines.append("-" * rule)
+    return "\n".join(lines) + "\n"
+
+
+def _footer(f: Finding) -> str:
+    lines = []
+    if f.count > 1:
+        lines.append(f"(seen {f.count} times)")
+    if f.kind not in ("recursive-locking", "bad-unlock-balance", "held-at-exit"):
+        lines.extend(f.notes)
+    return "".join(f"{line}\n" for line in lines)
+
+
+# -- cycles ---------------------------------------------------------------------
+
+
+def _cycle(f: Finding) -> str:
+    deps = f.dependencies
+    events = {c.name for c in f.classes if c.kind == "event"}
+    closing = deps[0]
+    w = closing.witness
+    verb = "wait for" if closing.target in events else "acquire"
+    out = [
+        f"{w.task} is trying to {verb} lock:",
+        f" {_lock(closing.target, w.acquirer_instance, w.acquirer_mode)},"
+        f" at: {w.acquirer_site.render()}",
+        "",
+        "but task is already holding lock:",
+        f" {_lock(closing.source, w.holder_instance, w.holder_mode)}, at: {w.holder_site.render()}",
+        "",
+        "which lock already depends on the new lock.",
+        "",
+        "the existing dependency chain (in reverse order) is:",
+        "",
+    ]
+    n = len(deps)
+    for i in range(n - 1, -1, -1):
+        dep = deps[i]
+        out.append(f"-> #{i} ({dep.target}){_modes(dep)}:")
+        out.extend(_frames(dep.witness.acquirer_site))
+        out.append(f"{_INDENT}{_edge_words(dep, events)}")
+        out.append("")
+    out.append("other info that might help us debug this:")
+    out.append("")
+    out.append("Chain exists of:")
+    out.append("  " + " --> ".join(d.target for d in deps))
+    out.append("")
+    out.append(" Possible unsafe locking scenario:")
+    out.append("")
+    out.extend(scenario_table(deps, events))
+    out.append("")
+    out.append(" *** DEADLOCK ***")
+    out.append("")
+    out.extend(_precision(f))
+    return "\n".join(out) + "\n"
+
+
+def _lock(name: str, instance: str, mode: str) -> str:
+    inst = f" [{instance}]" if instance and instance != name else ""
+    how = {"r": " (read)", "R": " (recursive read)"}.get(mode, "")
+    return f"({name}){inst}{how}"
+
+
+def _modes(dep: DependencyView) -> str:
+    return "{" + ",".join(dep.types) + "}"
+
+
+def _frames(site: SiteView) -> list[str]:
+    if not site.frames:
+        return [f"{_INDENT}(no stack recorded)"]
+    return [f"{_INDENT}{frame.render()}" for frame in site.frames]
+
+
+def _edge_words(dep: DependencyView, events: set[str]) -> str:
+    w = dep.witness
+    seen = f"; seen {dep.count} time{_s(dep.count)}" if dep.count > 1 else ""
+    others = [t for t in dep.tasks if t != w.task]
+    also = f"; also by {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}" if others else ""
+    if dep.source in events:
+        return (
+            f"{w.task} took {dep.target} before signalling {dep.source}"
+            f" (signalled at {w.holder_site.render()}){seen}{also}"
+        )
+    action = "waited for" if dep.target in events else "took"
+    return (
+        f"{w.task} {action} {dep.target} while holding {dep.source}"
+        f" (taken at {w.holder_site.render()}) [{dep.type}]{seen}{also}"
+    )
+
+
+def scenario_table(deps: list[DependencyView], events: AbstractSet[str] = frozenset()) -> list[str]:
+    """One column per dependency of the cycle: each task holds its lock, then blocks."""
+    columns = [d.witness.task for d in deps]
+    first = [_take(d.source, d.witness.holder_mode, signaller=d.source in events) for d in deps]
+    second = [_take(d.target, d.witness.acquirer_mode, waiter=d.target in events) for d in deps]
+    width = max(24, *(len(x) + 4 for x in [*columns, *first, *second]))
+    lines = [
+        "".join(f"{c:<{width}}" for c in columns).rstrip(),
+        "".join(f"{'-' * len(c):<{width}}" for c in columns).rstrip(),
+    ]
+    for i, cell in enumerate(first):
+        lines.append(" " * (width * i) + cell)
+    for i in range(len(deps) - 1, -1, -1):
+        lines.append(" " * (width * i) + second[i])
+    return [(_INDENT[:-2] + line) if line.strip() else line for line in lines]
+
+
+def _take(name: str, mode: str, signaller: bool = False, waiter: bool = False) -> str:
+    if signaller:
+        return f"(must signal {name})"
+    if waiter:
+        return f"wait({name});"
+    verb = {"r": "rlock", "R": "rlock"}.get(mode, "lock")
+    return f"{verb}({name});"
+
+
+def _precision(f: Finding) -> list[str]:
+    lines = []
+    if f.instance_level == "instance":
+        cycle = " -> ".join([*f.instance_cycle, f.instance_cycle[0]])
+        lines.append(f"instance-level cycle observed: {cycle}")
+    elif f.instance_level == "class":
+        lines.append("class-level cycle only: no cycle over lock instances was observed")
+    elif f.instance_level == "unknown":
+        lines.append("instance-level cycle: unknown (too many instances to sample)")
+    tasks = sorted({t for d in f.dependencies for t in d.tasks})
+    lines.append(f"tasks involved: {', '.join(tasks)}")
+    return lines
+
+
+# -- event findings -------------------------------------------------------------
+
+
+def _recursive(f: Finding) -> str:
+    cls = f.classes[0].name
+    held_same = [h for h in f.held if h.lock_class == cls]
+    acquiring = f.notes[0].removeprefix("acquiring ").split(" ")[0] if f.notes else cls
+    out = [
+        f"{f.task} is trying to acquire lock:",
+        f" ({cls}) [{acquiring}], at: {f.site.render() if f.site else '?'}",
+        "",
+        "but task is already holding lock:",
+    ]
+    out.extend(f" ({h.lock_class}) [{h.instance}], at: {h.site.render()}" for h in held_same[-1:])
+    out += [
+        "",
+        "other info that might help us debug this:",
+        " Possible unsafe locking scenario:",
+        "",
+        f"{_INDENT[:-2]}{f.task}",
+        f"{_INDENT[:-2]}{'-' * len(f.task)}",
+        f"{_INDENT[:-2]}lock({cls});",
+        f"{_INDENT[:-2]}lock({cls});",
+        "",
+        " *** DEADLOCK ***",
+        "",
+    ]
+    if f.same_instance:
+        out.append("the very same lock instance is taken twice: a certain self-deadlock")
+    elif f.instance_level == "instance":
+        a, b = f.instance_cycle[:2]
+        out.append(
+            f"instances of this class were nested in both orders by different tasks"
+            f" ({a} -> {b} and {b} -> {a}): an ABBA deadlock"
+        )
+    else:
+        out.append(" May be due to missing lock nesting notation")
+        out.append(
+            "(another instance of the same class: a deadlock if two tasks nest them"
+            " in opposite orders)"
+        )
+    out.append("")
+    out.extend(_held(f.task, f.held))
+    return "\n".join(out) + "\n"
+
+
+def _bad_unlock(f: Finding) -> str:
+    cls = f.classes[0].name
+    out = [
+        f"{f.task} is trying to release lock ({cls}) at:",
+        f"{_INDENT}{f.site.render() if f.site else '?'}",
+        "but there are no more locks to release!",
+        "",
+        "other info that might help us debug this:",
+    ]
+    out.extend(_held(f.task, f.held))
+    return "\n".join(out) + "\n"
+
+
+def _held_at_exit(f: Finding) -> str:
+    context = f.key[0] if f.key else "task-exit"
+    what = {
+        "task-exit": f"{f.task} is exiting with locks still held!",
+        "end-of-trace": f"{f.task} still holds locks at the end of the trace!",
+    }.get(context, f"{f.task} leaves {context} with locks still held!")
+    out = [what]
+    if f.site and f.site.frames:
+        out.append(f"at: {f.site.render()}")
+    out.extend(_held(f.task, f.held))
+    return "\n".join(out) + "\n"
+
+
+def _generic(f: Finding) -> str:
+    out = [f"task: {f.task}"] if f.task else []
+    if f.site and f.site.frames:
+        out.append(f"at: {f.site.render()}")
+    out.extend(f"lock class: {c.name}" for c in f.classes)
+    out.extend(_held(f.task, f.held) if f.held else [])
+    return "\n".join(out) + "\n"
+
+
+def _held(task: str, held: list[HeldView]) -> list[str]:
+    if not held:
+        return [f"no locks held by {task}."]
+    n = len(held)
+    lines = [f"{n} lock{_s(n)} held by {task}:"]
+    for i, h in enumerate(held):
+        mode = {"r": " (read)", "R": " (recursive read)"}.get(h.mode, "")
+        tried = " (trylock)" if h.trylock else ""
+        inst = f" [{h.instance}]" if h.instance and h.instance != h.lock_class else ""
+        lines.append(f" #{i}: ({h.lock_class}){inst}{mode}{tried}, at: {h.site.render()}")
+    return lines
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"

@@ -1,0 +1,46 @@
+"""Opening input files: plain or gzip (by content, not name), or ``-`` for stdin."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, TextIO, cast
+
+from lockgraph.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@contextmanager
+def open_text(path: str) -> Iterator[TextIO]:
+    """A text stream over ``path``; errors name the file."""
+    if path == "-":
+        yield sys.stdin
+        return
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise InputError(path, 0, f"cannot open: {exc.strerror or exc}") from None
+    try:
+        magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
+        binary = cast(IO[bytes], gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw)
+        text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+        yield text
+    finally:
+        raw.close()
+
+
+def read_errors(path: str, exc: Exception) -> InputError:
+    """An I/O or decompression failure while reading, as an input error."""
+    if isinstance(exc, InputError):
+        return exc
+    if isinstance(exc, EOFError):
+        return InputError(path, 0, "the compressed file ends early (truncated gzip)")
+    if isinstance(exc, gzip.BadGzipFile):
+        return InputError(path, 0, f"not a valid gzip file: {exc}")
+    if isinstance(exc, OSError):
+        return InputError(path, 0, f"cannot read: {exc.strerror or exc}")
+    return InputError(path, 0, str(exc))

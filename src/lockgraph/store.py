@@ -1,0 +1,377 @@
+"""The data file: an SQLite database holding a run and its findings.
+
+Every source (trace analysis, the Python runtime, the kernel readers) writes the
+same file, and every report can be rendered from it without the original input.
+Files from parallel processes merge with ``combine`` (``merge_runs``), which keeps
+every dependency.
+
+Writing is atomic: the database is built in a temporary file beside the target and
+renamed over it, so a process killed while writing leaves the old file (or none),
+never a corrupt one, and concurrent writers never interleave.
+
+Schema versions (``SCHEMA_VERSION``):
+
+1. meta, classes, tasks, instances, edges (with witnesses, instance samples, gate
+   locks and occurrences as JSON), happens-before links, online cycles, event
+   findings and the analysed findings (JSON, ``findings.FINDINGS_VERSION``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from typing import Any
+from urllib.parse import quote
+
+from lockgraph import __version__
+from lockgraph.engine import Run
+from lockgraph.engine.findings import FINDINGS_VERSION, Finding
+from lockgraph.engine.graph import Edge, Witness
+from lockgraph.engine.model import ClassKind, Frame, Mode, Stack
+from lockgraph.errors import DataError
+
+SCHEMA_VERSION = 1
+APPLICATION_ID = 0x4C4B4752  # "LKGR": marks the file as lockgraph's
+
+DEFAULT_NAME = ".lockgraph"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE classes (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, subclass INTEGER NOT NULL,
+    kind TEXT NOT NULL, site TEXT
+);
+CREATE TABLE tasks (id INTEGER PRIMARY KEY, name TEXT NOT NULL, node TEXT NOT NULL);
+CREATE TABLE instances (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE edges (
+    src INTEGER NOT NULL REFERENCES classes(id), dst INTEGER NOT NULL REFERENCES classes(id),
+    bits INTEGER NOT NULL, count INTEGER NOT NULL, witnesses TEXT NOT NULL,
+    instances TEXT NOT NULL, instances_complete INTEGER NOT NULL, gate TEXT,
+    occurrences TEXT NOT NULL, occurrences_complete INTEGER NOT NULL,
+    PRIMARY KEY (src, dst)
+);
+CREATE TABLE hb_links (
+    before_task INTEGER NOT NULL, before_epoch INTEGER NOT NULL,
+    after_task INTEGER NOT NULL, after_epoch INTEGER NOT NULL
+);
+CREATE TABLE hb_epochs (task INTEGER PRIMARY KEY, last_epoch INTEGER NOT NULL);
+CREATE TABLE cycles (ord INTEGER PRIMARY KEY, steps TEXT NOT NULL, event INTEGER NOT NULL,
+    task INTEGER NOT NULL);
+CREATE TABLE event_findings (ord INTEGER PRIMARY KEY, json TEXT NOT NULL);
+CREATE TABLE findings (
+    ord INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL, pruned TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+"""
+
+
+def save(
+    path: str, run: Run, findings: list[Finding], extra_meta: dict[str, str] | None = None
+) -> None:
+    """Write ``run`` and its ``findings`` to ``path``, atomically."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".lockgraph-", suffix=".tmp", dir=directory)
+        os.close(fd)
+    except OSError as exc:
+        raise DataError(f"Couldn't write data file {path!r}: {exc.strerror or exc}") from None
+    try:
+        with closing(sqlite3.connect(tmp)) as db:
+            db.executescript(_SCHEMA)
+            _write(db, run, findings, extra_meta or {})
+            db.commit()
+        os.replace(tmp, path)
+    except (sqlite3.Error, OSError) as exc:
+        raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write(
+    db: sqlite3.Connection, run: Run, findings: list[Finding], extra: dict[str, str]
+) -> None:
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    meta = {
+        "schema_version": str(SCHEMA_VERSION),
+        "findings_version": str(FINDINGS_VERSION),
+        "lockgraph_version": __version__,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "events": str(run.events),
+        "sources": json.dumps(run.sources),
+        **extra,
+    }
+    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    db.executemany(
+        "INSERT INTO classes VALUES (?, ?, ?, ?, ?)",
+        ((c.id, c.name, c.subclass, c.kind.value, _stack_json(c.site)) for c in run.graph.classes),
+    )
+    db.executemany(
+        "INSERT INTO tasks VALUES (?, ?, ?)",
+        ((i, name, node) for i, (name, node) in enumerate(run.tasks)),
+    )
+    db.executemany("INSERT INTO instances VALUES (?, ?)", sorted(run.instances.items()))
+    db.executemany(
+        "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (_edge_row(e) for e in run.graph.edges.values()),
+    )
+    db.executemany(
+        "INSERT INTO hb_links VALUES (?, ?, ?, ?)",
+        ((bt, be, at, ae) for (bt, be), afters in run.hb.after.items() for at, ae in afters),
+    )
+    db.executemany("INSERT INTO hb_epochs VALUES (?, ?)", sorted(run.hb.last_epoch.items()))
+    db.executemany(
+        "INSERT INTO cycles VALUES (?, ?, ?, ?)",
+        (
+            (i, json.dumps([[e.src.id, e.dst.id, bit] for e, bit in steps]), event, task)
+            for i, (steps, event, task) in enumerate(run.cycles)
+        ),
+    )
+    db.executemany(
+        "INSERT INTO event_findings VALUES (?, ?)",
+        ((i, json.dumps(f.to_json())) for i, f in enumerate(run.event_findings)),
+    )
+    db.executemany(
+        "INSERT INTO findings VALUES (?, ?, ?, ?, ?)",
+        ((i, f.id, f.kind, f.pruned, json.dumps(f.to_json())) for i, f in enumerate(findings)),
+    )
+
+
+def _edge_row(e: Edge) -> tuple[Any, ...]:
+    witnesses = {str(bit): _witness_json(w) for bit, w in sorted(e.witnesses.items())}
+    return (
+        e.src.id,
+        e.dst.id,
+        e.bits,
+        e.count,
+        json.dumps(witnesses),
+        json.dumps(sorted(e.instances)),
+        int(e.instances_complete),
+        None if e.gate is None else json.dumps(sorted(e.gate)),
+        json.dumps(sorted(e.occurrences)),
+        int(e.occurrences_complete),
+    )
+
+
+def _witness_json(w: Witness) -> dict[str, Any]:
+    return {
+        "task": w.task,
+        "holder_site": _stack_list(w.holder_site),
+        "acquirer_site": _stack_list(w.acquirer_site),
+        "event": w.event,
+        "holder_mode": int(w.holder_mode),
+        "acquirer_mode": int(w.acquirer_mode),
+        "holder_instance": w.holder_instance,
+        "acquirer_instance": w.acquirer_instance,
+    }
+
+
+def _stack_list(stack: Stack | None) -> list[list[Any]] | None:
+    return None if stack is None else [[f.file, f.line, f.function] for f in stack]
+
+
+def _stack_json(stack: Stack | None) -> str | None:
+    return None if stack is None else json.dumps(_stack_list(stack))
+
+
+def _stack(data: list[list[Any]] | None) -> Stack | None:
+    return None if data is None else tuple(Frame(str(a), int(b), str(c)) for a, b, c in data)
+
+
+# -- reading --------------------------------------------------------------------
+
+
+@contextmanager
+def _open(path: str) -> Iterator[sqlite3.Connection]:
+    if not os.path.exists(path):
+        raise DataError(f"Couldn't read data file {path!r}: no such file")
+    try:
+        uri = "file:" + _uri_path(path) + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise DataError(f"Couldn't read data file {path!r}: {exc}") from None
+    try:
+        yield db
+    except sqlite3.DatabaseError as exc:
+        raise DataError(f"Couldn't read data file {path!r}: {_explain(exc)}") from None
+    finally:
+        db.close()
+
+
+def _uri_path(path: str) -> str:
+    return quote(os.path.abspath(path))
+
+
+def _explain(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "file is not a database" in text or "file is encrypted" in text:
+        return "not an SQLite database (is it a lockgraph data file?)"
+    return text
+
+
+def _check(db: sqlite3.Connection, path: str) -> dict[str, str]:
+    app = db.execute("PRAGMA application_id").fetchone()[0]
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if app != APPLICATION_ID or "meta" not in tables:
+        raise DataError(f"Couldn't read data file {path!r}: not a lockgraph data file")
+    meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    version = meta.get("schema_version", "?")
+    if version != str(SCHEMA_VERSION):
+        raise DataError(
+            f"Couldn't read data file {path!r}: schema version {version}, "
+            f"this lockgraph reads version {SCHEMA_VERSION}"
+        )
+    return meta
+
+
+def read_meta(path: str) -> dict[str, str]:
+    with _open(path) as db:
+        return _check(db, path)
+
+
+def load_findings(path: str) -> list[Finding]:
+    """The findings stored in a data file, in report order."""
+    with _open(path) as db:
+        _check(db, path)
+        rows = db.execute("SELECT json FROM findings ORDER BY ord").fetchall()
+        try:
+            return [Finding.from_json(json.loads(r[0])) for r in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"Couldn't read data file {path!r}: bad finding: {exc}") from None
+
+
+def load_run(path: str) -> Run:
+    """The run stored in a data file (to combine, chart or re-analyse)."""
+    with _open(path) as db:
+        meta = _check(db, path)
+        try:
+            return _read_run(db, meta)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise DataError(f"Couldn't read data file {path!r}: damaged: {exc}") from None
+
+
+def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
+    run = Run(events=int(meta.get("events", "0")), sources=json.loads(meta.get("sources", "[]")))
+    graph = run.graph
+    ids: dict[int, int] = {}
+    for cid, name, sub, kind, site in db.execute("SELECT * FROM classes ORDER BY id"):
+        stack = _stack(json.loads(site)) if site else None
+        cls = graph.lock_class(name, sub, ClassKind(kind), stack)
+        ids[cid] = cls.id
+    run.tasks = [(n, node) for _, n, node in db.execute("SELECT * FROM tasks ORDER BY id")]
+    run.instances = dict(db.execute("SELECT id, name FROM instances").fetchall())
+    for row in db.execute("SELECT * FROM edges"):
+        src, dst, bits, count, wj, ij, icomplete, gj, oj, ocomplete = row
+        e = graph.edge(graph.classes[ids[src]], graph.classes[ids[dst]])
+        e.bits = bits
+        e.count = count
+        e.witnesses = {int(b): _witness(w) for b, w in json.loads(wj).items()}
+        e.instances = {(a, b) for a, b in json.loads(ij)}
+        e.instances_complete = bool(icomplete)
+        e.gate = None if gj is None else frozenset(json.loads(gj))
+        e.occurrences = {(a, b) for a, b in json.loads(oj)}
+        e.occurrences_complete = bool(ocomplete)
+    for bt, be, at, ae in db.execute("SELECT * FROM hb_links"):
+        run.hb.link((bt, be), (at, ae))
+    for task, epoch in db.execute("SELECT * FROM hb_epochs"):
+        run.hb.last_epoch[task] = max(epoch, run.hb.last_epoch.get(task, -1))
+    for _, steps, event, task in db.execute("SELECT * FROM cycles ORDER BY ord"):
+        run.cycles.append(
+            ([(graph.edges[(ids[s], ids[d])], bit) for s, d, bit in json.loads(steps)], event, task)
+        )
+    run.event_findings = [
+        Finding.from_json(json.loads(r[0]))
+        for r in db.execute("SELECT json FROM event_findings ORDER BY ord")
+    ]
+    return run
+
+
+def _witness(d: dict[str, Any]) -> Witness:
+    return Witness(
+        task=d["task"],
+        holder_site=_stack(d["holder_site"]),
+        acquirer_site=_stack(d["acquirer_site"]),
+        event=d["event"],
+        holder_mode=Mode(d["holder_mode"]),
+        acquirer_mode=Mode(d["acquirer_mode"]),
+        holder_instance=d["holder_instance"],
+        acquirer_instance=d["acquirer_instance"],
+    )
+
+
+def merge_runs(runs: list[tuple[str, Run]]) -> Run:
+    """One run from several (parallel processes, several machines), losing no edge.
+
+    Tasks and lock instances stay distinct per run (prefixed by the run's label
+    when there are several); classes with the same name are the same class.
+    """
+    merged = Run()
+    several = len(runs) > 1
+    for label, run in runs:
+        prefix = f"{label}:" if several and label else ""
+        _merge_into(merged, run, prefix)
+    return merged
+
+
+def _merge_into(merged: Run, run: Run, prefix: str) -> None:
+    graph = merged.graph
+    cmap = {
+        c.id: graph.lock_class(c.name, c.subclass, c.kind, c.site).id for c in run.graph.classes
+    }
+    tmap = {}
+    for i, (name, node) in enumerate(run.tasks):
+        tmap[i] = len(merged.tasks)
+        merged.tasks.append((prefix + name, node))
+    base = max(merged.instances, default=-1) + 1
+    imap = {i: base + i for i in run.instances}
+    for i, name in run.instances.items():
+        merged.instances[imap[i]] = prefix + name
+
+    def inst(i: int) -> int:
+        if i < 0:
+            return i
+        if i not in imap:
+            imap[i] = base + i
+        return imap[i]
+
+    for e in run.graph.edges.values():
+        m = graph.edge(graph.classes[cmap[e.src.id]], graph.classes[cmap[e.dst.id]])
+        for bit, w in e.witnesses.items():
+            if not m.bits & bit:
+                m.bits |= bit
+                m.witnesses[bit] = Witness(
+                    tmap.get(w.task, w.task),
+                    w.holder_site,
+                    w.acquirer_site,
+                    w.event,
+                    w.holder_mode,
+                    w.acquirer_mode,
+                    inst(w.holder_instance),
+                    inst(w.acquirer_instance),
+                )
+        m.count += e.count
+        for a, b in sorted(e.instances):
+            m.add_instance_pair((inst(a), inst(b)))
+        m.instances_complete = m.instances_complete and e.instances_complete
+        if e.gate is not None:
+            m.narrow_gate(frozenset(inst(i) for i in e.gate))
+        m.add_occurrences(sorted((tmap[t], ep) for t, ep in e.occurrences), e.occurrences_complete)
+    merged.hb.merge(run.hb, tmap)
+    for steps, event, task in run.cycles:
+        mapped = [(graph.edges[(cmap[e.src.id], cmap[e.dst.id])], bit) for e, bit in steps]
+        merged.cycles.append((mapped, event, tmap.get(task, task)))
+    known = {(f.kind, tuple(f.key)): f for f in merged.event_findings}
+    for f in run.event_findings:
+        same = known.get((f.kind, tuple(f.key)))
+        if same is not None:
+            same.count += f.count
+        else:
+            merged.event_findings.append(f)
+            known[(f.kind, tuple(f.key))] = f
+    merged.events += run.events
+    merged.sources.extend(run.sources)
