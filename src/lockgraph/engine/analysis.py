@@ -91,7 +91,7 @@ def cycle_finding(run: Run, steps: list[Step]) -> Finding:
         kind=kind,
         key=list(cycle_key([c.key for c in classes])),
         classes=[_class_view(c) for c in classes],
-        dependencies=[_dependency_view(run, e, bit) for e, bit in steps],
+        dependencies=[dependency_view(run, e, bit) for e, bit in steps],
         task=run.task_name(closing.task),
         site=SiteView.of(closing.acquirer_site),
         event=closing.event,
@@ -111,7 +111,7 @@ def _class_view(cls: LockClass) -> ClassView:
     return ClassView(cls.key, cls.kind.value, SiteView.of(cls.site) if cls.site else None)
 
 
-def _dependency_view(run: Run, edge: Edge, bit: int) -> DependencyView:
+def dependency_view(run: Run, edge: Edge, bit: int) -> DependencyView:
     w = edge.witness(bit)
     tasks = sorted({t for t, _ in edge.occurrences} | {w.task})
     return DependencyView(
@@ -136,6 +136,9 @@ def _dependency_view(run: Run, edge: Edge, bit: int) -> DependencyView:
         tasks=[run.task_name(t) for t in tasks],
         instances=sorted((run.instance_name(a), run.instance_name(b)) for a, b in edge.instances),
     )
+
+
+_dependency_view = dependency_view  # the former private name
 
 
 # -- instance level -----------------------------------------------------------

@@ -20,8 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from lockgraph.engine.analysis import Run
+from lockgraph.engine.analysis import Run, dependency_view
 from lockgraph.engine.chains import RECURSION, ClassChain, InstanceChain
+from lockgraph.engine.contexts import ENABLED, INSIDE, ContextUsage, Usage
 from lockgraph.engine.findings import (
     ClassView,
     Finding,
@@ -96,6 +97,12 @@ class Engine:
         self._nesting: dict[str, dict[tuple[int, int], int]] = {}
         self._direct: dict[tuple[int, int], int] = {}
         """Counts of dependencies made outside the chain cache (signals)."""
+        self.contexts = ContextUsage()
+        """Which lock classes were taken inside, or with, interrupt contexts (``usage``)."""
+        self.on_unmatched_release: Callable[[Task, LockInstance, Stack | None], bool] | None = None
+        """Asked when a task releases a lock it does not hold: True reports it as a
+        bad unlock balance. A source that starts mid-stream (a kernel trace) says
+        False for locks taken before its first event."""
 
     # -- handles ------------------------------------------------------------
 
@@ -219,6 +226,51 @@ class Engine:
         self.wait(parent, event, site)
         self.hb.link((child.id, child.epoch), (parent.id, parent.epoch + 1))
         self._advance(parent)
+
+    def usage(
+        self,
+        task: Task,
+        lock: LockInstance,
+        context: str,
+        inside: bool,
+        *,
+        read: bool = False,
+        site: Stack | None = None,
+    ) -> None:
+        """``task`` took ``lock`` inside ``context`` (an irq, a signal handler), or, with
+        ``inside`` False, while ``context`` could interrupt it (``engine.contexts``).
+
+        Sources call it once per distinct usage; the first witness is kept. A class
+        used both ways is a ``context-inversion`` finding at once; a dependency path
+        from a class used inside a context to one used with it enabled is one at
+        ``finish``.
+        """
+        how = INSIDE if inside else ENABLED
+        opposite = self.contexts.mark(
+            lock.cls.id, context, how, Usage(task.id, site, self.index, read)
+        )
+        if opposite is None:
+            return
+        cls = lock.cls
+        taken_in = site if inside else opposite.site
+        taken_on = opposite.site if inside else site
+        self._record(
+            Finding(
+                kind="context-inversion",
+                key=[context, cls.key],
+                classes=[self._class_view(cls)],
+                task=task.name,
+                site=SiteView.of(site),
+                held=self._held_views(task),
+                event=self.index,
+                notes=[
+                    f"inconsistent {context} usage of {cls.key}: taken inside {context} "
+                    f"(at {_where(taken_in)}) and with {context} enabled (at {_where(taken_on)})",
+                    f"if {context} interrupts a holder of {cls.key} on its CPU and takes it "
+                    "again, that CPU deadlocks",
+                ],
+            )
+        )
 
     def exit(self, task: Task, site: Stack | None = None, context: str = "task-exit") -> None:
         """``task`` ends (or a scope that must be lock-neutral does)."""
@@ -398,6 +450,10 @@ class Engine:
                 if other is not task and self._drop(other, lock):
                     return
             return  # a semaphore's release without an acquisition is legal
+        if self.on_unmatched_release is not None and not self.on_unmatched_release(
+            task, lock, site
+        ):
+            return
         self._record(
             Finding(
                 kind="bad-unlock-balance",
@@ -550,16 +606,55 @@ class Engine:
             self.end_of_trace()
         self.settle()
         self._nesting_evidence()
-        return Run(
+        run = Run(
             graph=self.graph,
             hb=self.hb,
             tasks=[(t.name, t.node) for t in self.tasks],
             instances=dict(self.labels),
             cycles=list(self.cycles),
-            event_findings=list(self.event_findings.values()),
+            event_findings=[],
             events=self.index,
             sources=list(sources or []),
         )
+        self._context_orders(run)
+        run.event_findings = list(self.event_findings.values())
+        return run
+
+    def _context_orders(self, run: Run) -> None:
+        """Findings for dependency paths from an irq-safe class to an irq-unsafe one."""
+        classes = self.graph.classes
+        for context, safe, unsafe, path, others in self.contexts.order_paths(self.graph):
+            key = [context, classes[safe].key, "->", classes[unsafe].key]
+            if ("context-inversion", *key) in self.event_findings:
+                continue
+            inside = self.contexts.marks[(safe, context, INSIDE)]
+            enabled = self.contexts.marks[(unsafe, context, ENABLED)]
+            notes = [
+                f"{context}-safe -> {context}-unsafe lock order: {classes[safe].key} is taken "
+                f"inside {context} (at {_where(inside.site)}, by {run.task_name(inside.task)}) "
+                f"and depends on {classes[unsafe].key}, which is taken with {context} enabled "
+                f"(at {_where(enabled.site)}, by {run.task_name(enabled.task)})",
+                f"a CPU holding {classes[unsafe].key} with {context} enabled can be interrupted "
+                f"by {context} that waits for {classes[safe].key}, held by another CPU that "
+                f"waits for {classes[unsafe].key}",
+            ]
+            if others:
+                names = ", ".join(classes[c].key for c in others[:8])
+                more = " ..." if len(others) > 8 else ""
+                notes.append(f"{classes[safe].key} also reaches {context}-unsafe {names}{more}")
+            self._record(
+                Finding(
+                    kind="context-inversion",
+                    key=key,
+                    classes=[self._class_view(e.src) for e, _ in path]
+                    + [self._class_view(classes[unsafe])],
+                    dependencies=[dependency_view(run, e, bit) for e, bit in path],
+                    task=run.task_name(inside.task),
+                    site=SiteView.of(inside.site),
+                    event=max(e.first_event for e, _ in path),
+                    notes=notes,
+                )
+            )
 
     def settle(self) -> None:
         """Fold the chain cache's counters into the dependencies (idempotent)."""
@@ -569,3 +664,7 @@ class Engine:
             for edge in chain.edges:
                 edge.count += chain.hits
                 edge.add_occurrences(chain.occurrences, chain.occurrences_complete)
+
+
+def _where(site: Stack | None) -> str:
+    return site[0].render() if site else "?"
