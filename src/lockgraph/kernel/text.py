@@ -1,0 +1,257 @@
+"""Console text as it reaches a kernel developer, cleaned back into printk lines.
+
+Kernel reports are rarely read from the ring buffer itself. They arrive through
+``dmesg``, serial consoles, syslog files, syzbot e-mails, mailing-list replies and
+commit messages, and every one of those leaves marks on the text. ``clean`` undoes
+them and returns one ``Line`` per printk line, with the line number it came from:
+
+* e-mail quoting: ``>``, ``> >``, ``>>`` at any depth;
+* quoted-printable bodies that were never decoded (``=3D`` banners, soft line
+  breaks ending in ``=``);
+* console prefixes: syslog (``Dec  1 08:35:41 host kernel:``, RFC 3339 stamps),
+  ``dmesg -x`` facility/level, ``<4>`` log levels, printk timestamps
+  (``[   36.345030]``, ``dmesg -T`` dates) and printk caller ids (``[T3699]``,
+  ``[    C1]``; kernels 5.1 and later with ``CONFIG_PRINTK_CALLER``);
+* ``dmesg``'s continuation lines: a printk record with embedded newlines prints
+  them without a timestamp, indented by the prefix width;
+* mail clients that re-flowed long lines: the tail of a wrapped line starts at
+  column 0 without a console prefix (joined back), and re-flowed syslog blocks
+  where timestamps land in the middle of lines (split back at each timestamp).
+
+Nothing here raises on odd input: unrecognised text passes through unchanged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+
+# Console prefixes, in the order they appear on a line.
+_SYSLOG = (
+    r"(?:[A-Z][a-z]{2} +\d{1,2} \d\d:\d\d:\d\d"
+    r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?)"
+    r" \S+(?: kernel:)? "
+)
+_KMSG = r"(?:kern|user|daemon|syslog) *:[a-z]+ *: "
+_STAMP = r"\[ *\d+\.\d+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]"
+_PREFIX = re.compile(
+    rf"(?P<syslog>{_SYSLOG})?(?:{_KMSG})?(?:<\d>)?"
+    rf"(?P<stamp>{_STAMP})?(?:\[ *(?P<caller>[TC]\d+)\])?"
+)
+_ANY_STAMP = re.compile(rf"(?:{_SYSLOG})?(?:\[ *\d+\.\d{{3,}}\])")
+_MID_STAMP = re.compile(r"\S\s+(?:" + _SYSLOG + r")?\[ *\d+\.\d{3,}\]")
+_QUOTE = re.compile(r"^ {0,3}((?:> ?)+)")
+_QP_ESCAPE = re.compile(r"=([0-9A-F]{2})")
+_QP_HINT = re.compile(r"=3D|=20$|=09$", re.MULTILINE)
+_TABLE_START = re.compile(r"^\s*(?:CPU\d|----|lock\(|rlock\(|<Interrupt>|local_irq)")
+
+WRAP_MIN = 40
+"""A line shorter than this was not wrapped by a mail client."""
+
+
+@dataclass(slots=True)
+class Line:
+    """One printk line: its text without console prefixes, and where it came from."""
+
+    no: int
+    """1-based number of the physical line it starts on."""
+    text: str
+    caller: str = ""
+    """The printk caller id (``T3699``, ``C1``), if the console printed one."""
+    stamped: bool = False
+    """It carried a console prefix (timestamp, syslog date or caller id)."""
+
+
+@dataclass
+class Cleaning:
+    """What ``clean`` had to undo: the damage notes of the reports found in the text."""
+
+    quoted: int = 0
+    """Lines that carried e-mail quote markers."""
+    qp_decoded: bool = False
+    reflowed: bool = False
+    """Timestamps were found mid-line: the text was re-split at each one."""
+    joined: int = 0
+    """Wrapped line tails joined back to their line."""
+    continued: int = 0
+    """``dmesg`` continuation lines (no prefix, indented by the prefix width)."""
+    notes: list[str] = field(default_factory=list)
+
+    def describe(self) -> list[str]:
+        out = list(self.notes)
+        if self.quoted:
+            out.append(f"{self.quoted} e-mail quoted lines ('>') unquoted")
+        if self.qp_decoded:
+            out.append("quoted-printable text decoded")
+        if self.reflowed:
+            out.append("re-flowed console lines split back at their timestamps")
+        if self.joined:
+            out.append(f"{self.joined} wrapped line tails joined back")
+        return out
+
+
+def clean(raw: list[str], first_no: int = 1) -> tuple[list[Line], Cleaning]:
+    """Turn raw text lines (no trailing newlines needed) into printk lines."""
+    info = Cleaning()
+    numbered = list(enumerate((r.rstrip("\r\n") for r in raw), first_no))
+    numbered = _unquote(numbered, info)
+    if _QP_HINT.search("\n".join(t for _, t in numbered)):
+        numbered = _decode_qp(numbered)
+        info.qp_decoded = True
+    if sum(1 for _, t in numbered if _MID_STAMP.search(t)) >= 2:
+        numbered = _resplit(numbered)
+        info.reflowed = True
+    return _strip_prefixes(numbered, info), info
+
+
+def _unquote(numbered: list[tuple[int, str]], info: Cleaning) -> list[tuple[int, str]]:
+    out = []
+    for no, text in numbered:
+        m = _QUOTE.match(text)
+        if m:
+            info.quoted += 1
+            text = text[m.end() :]
+        out.append((no, text))
+    return out
+
+
+def _decode_qp(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Join soft line breaks (a trailing ``=``) and decode ``=XX`` escapes."""
+    out: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for no, text in numbered:
+        if pending is not None:
+            no, text = pending[0], pending[1] + text
+            pending = None
+        if text.endswith("=") and not text.endswith("=="):
+            pending = (no, text[:-1])
+            continue
+        out.append((no, _qp_unescape(text)))
+    if pending is not None:
+        out.append((pending[0], _qp_unescape(pending[1])))
+    return out
+
+
+def _qp_unescape(text: str) -> str:
+    if "=" not in text:
+        return text
+    return _QP_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _resplit(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """Re-split a re-flowed block at every console timestamp.
+
+    The mail client replaced some newlines by spaces and added others; joining the
+    lines and cutting before each prefix restores the console's records.
+    """
+    out: list[tuple[int, str]] = []
+    buf: list[str] = []
+    starts: list[tuple[int, int]] = []  # (offset in the joined text, line number)
+    offset = 0
+    for no, text in numbered:
+        starts.append((offset, no))
+        buf.append(text)
+        offset += len(text) + 1
+    joined = " ".join(buf)
+    cuts = [m.start() for m in _ANY_STAMP.finditer(joined)]
+    if not cuts or cuts[0] != 0:
+        cuts.insert(0, 0)
+    cuts.append(len(joined))
+    line_at = 0
+    for begin, end in itertools.pairwise(cuts):
+        while line_at + 1 < len(starts) and starts[line_at + 1][0] <= begin:
+            line_at += 1
+        piece = joined[begin:end].rstrip()
+        if piece or begin == 0:
+            out.append((starts[line_at][1], piece))
+    return out
+
+
+def _strip_prefixes(numbered: list[tuple[int, str]], info: Cleaning) -> list[Line]:
+    lines: list[Line] = []
+    width = 0  # prefix width of the last stamped line
+    stamped_seen = False
+    verbatim = False  # after "Code:", tools splice in unprefixed disassembly
+    for no, text in numbered:
+        m = _PREFIX.match(text)
+        end = m.end() if m else 0
+        if end:
+            body = text[end:]
+            if body.startswith(" "):
+                body = body[1:]
+            width = end + 1
+            stamped_seen = True
+            verbatim = body.lstrip().startswith("Code: ")
+            lines.append(Line(no, body.rstrip(), m.group("caller") or "" if m else "", True))
+            continue
+        if stamped_seen and lines and not verbatim:
+            stripped = text.lstrip(" ")
+            indent = len(text) - len(stripped)
+            if not stripped:
+                lines.append(Line(no, "", lines[-1].caller, False))
+                continue
+            if indent >= width - 1 and width > 2:
+                # dmesg: a printk record's later lines, indented by the prefix width
+                info.continued += 1
+                lines.append(Line(no, text[width:].rstrip(), lines[-1].caller, False))
+                continue
+            if _wrapped_tail(lines[-1].text, stripped):
+                info.joined += 1
+                lines[-1].text = f"{lines[-1].text} {stripped}".rstrip()
+                continue
+        lines.append(Line(no, text.rstrip(), "", False))
+    if not stamped_seen:
+        return _join_unstamped(lines, info)
+    return lines
+
+
+def _wrapped_tail(previous: str, tail: str) -> bool:
+    """Whether ``tail`` (a line without console prefix) continues ``previous``."""
+    return len(previous) >= WRAP_MIN and not _TABLE_START.match(tail)
+
+
+# Starts of the lines lockdep prints at column 0 (or that follow an indent the
+# report keeps): a line that begins otherwise right after a long line is the tail
+# of a wrapped line when the text carries no console prefixes to tell.
+_LINE_START = re.compile(
+    r"""^(?:
+      \s                                   # indented: frames, tables, held locks
+    | =|-|\*|\#|\[|\(|<|\}|\{|\.\.\.       # banners, chain entries, held locks, markers
+    | (?:WARNING|INFO|BUG|CPU|Hardware|Call|Code|RIP|RSP|R[A-Z0-9]{1,2}:|Workqueue|Backtrace
+        |Exception|irq\ event|hardirqs|softirqs|other\ info|stack\ backtrace|Chain\ exists
+        |which|but|and|the|to\ a|inconsistent|no\ locks|context-|rcu_scheduler|lockdep
+        |[0-9]+\ locks?\ held|[0-9a-f]{8,16}\ \(|0x[0-9a-f]+\ \(|Possible|May\ be|All\ code)
+    | \S+\ \#\d+                           # version line
+    | \S.*?/\d+\ (?:is\ |just\ |\[HC|still)   # "comm/pid is trying ..."
+    | [\w./-]+\.[ch]:\d+\ (?!\[inline)      # suspicious RCU usage: file.c:123 message
+    )""",
+    re.VERBOSE,
+)
+
+
+def _join_unstamped(lines: list[Line], info: Cleaning) -> list[Line]:
+    """Join the tails of lines a mail client wrapped, in text without prefixes."""
+    out: list[Line] = []
+    for line in lines:
+        text = line.text
+        if out and text and _continues(out[-1].text, text):
+            info.joined += 1
+            out[-1].text = f"{out[-1].text} {text}"
+            continue
+        out.append(line)
+    return out
+
+
+_FRAME_LIKE = re.compile(r"^(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+")
+_OPEN_END = (", at:", "-->", ",")
+
+
+def _continues(previous: str, text: str) -> bool:
+    if previous.rstrip().endswith(_OPEN_END):
+        return True
+    return (
+        len(previous) >= WRAP_MIN + 20
+        and not _LINE_START.match(text)
+        and not _FRAME_LIKE.match(text)
+    )
