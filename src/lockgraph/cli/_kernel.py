@@ -28,7 +28,7 @@ from lockgraph.errors import InputError, LockgraphError, UsageError
 from lockgraph.kernel.explain import explain
 from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Report
 from lockgraph.kernel.proc import GraphFeeder, parse_proc
-from lockgraph.kernel.signature import signature
+from lockgraph.kernel.signature import key_frame, signature
 from lockgraph.kernel.splat import ANCHORS, parse_reports, scan
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
@@ -354,7 +354,8 @@ def _class(run: Run, name: str) -> int:
 
 def _edge_text(run: Run, e: Edge) -> str:
     w = e.witness()
-    site = w.acquirer_site[0].render() if w.acquirer_site else "no stack recorded"
+    frame = key_frame(w.acquirer_site) or (w.acquirer_site[0] if w.acquirer_site else None)
+    site = frame.render() if frame else "no stack recorded"
     return f"{e.src.key} -> {e.dst.key}: {run.task_name(w.task)}, at {site}"
 
 

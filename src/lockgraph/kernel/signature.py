@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 
+from lockgraph.engine.model import Frame
 from lockgraph.kernel.model import KINDS, KFrame, Report
 
 _SKIP = re.compile(
@@ -227,3 +228,12 @@ def _first(frames: list[KFrame], skip: bool = True, extra: re.Pattern[str] | Non
             continue
         return canonical(name)
     return ""
+
+
+def key_frame(frames: tuple[Frame, ...] | list[Frame] | None) -> Frame | None:
+    """The first engine frame a signature would name (a kernel symbol, maybe with a file)."""
+    for frame in frames or ():
+        name = frame.function.lstrip(".").split("+", 1)[0].split(".", 1)[0]
+        if name and not name.startswith("0x") and not _SKIP.search(name):
+            return frame
+    return None

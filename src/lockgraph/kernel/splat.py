@@ -46,7 +46,7 @@ from lockgraph.kernel.model import (
     ScenarioStep,
     UsageTrace,
 )
-from lockgraph.kernel.text import Line, clean
+from lockgraph.kernel.text import Line, clean, split_lines
 
 # -- line patterns (matched on the stripped text of a cleaned line) -------------
 
@@ -121,7 +121,8 @@ _TASK_KIND = {
 _USAGE = r"[-+.?]{4,12}"
 _LOCK = re.compile(
     rf"^(?:(?P<addr>(?:0x)?[0-9a-f]{{6,16}}) +)?\((?P<name>.+)\)\{{(?P<usage>{_USAGE})\}}"
-    r"(?:-\{(?P<wo>\d+):(?P<wi>\d+)\})?(?: ops: (?P<ops>\d+))?(?:, at: ?(?P<at>.*))?(?P<open> \{)?$"
+    r"(?:-\{(?P<wo>\d+):(?P<wi>\d+)\})?(?: ops: (?P<ops>\d+))?"
+    r"(?:,\s+at:\s*(?P<at>.*))?(?P<open> \{)?$"
 )
 _LOCK_PAIR = re.compile(
     rf"^\((?P<a>.+)\)\{{(?P<ua>{_USAGE})\}}(?:-\{{\d+:\d+\}})? -> "
@@ -175,6 +176,11 @@ _ARM_FRAME = re.compile(
     r"^\[<(?P<addr>[0-9a-f]+)>\] \((?P<func>[^)+\s]+)(?:\+(?P<off>[^)]+))?\) from "
     r"\[<[0-9a-f]+>\] \((?P<caller>[^)+\s]+)(?:\+(?P<coff>[^)]+))?\)$"
 )
+_FRAME_LOOSE = re.compile(
+    r"^(?P<unrel>\? )?\[<(?P<addr>[0-9a-fx]+)>\] (?P<func>\.?[A-Za-z_$][\w$.]*)"
+    r"\+(?P<off>0x[0-9a-f]+/0x[0-9a-f]+)(?:\s|$)"
+)
+"""An ``[<address>] func+off/size`` frame with text glued after it (re-flowed mail)."""
 _TRACE_MARKER = re.compile(r"^</?(?:TASK|IRQ|NMI|SOFTIRQ|EOI)>$")
 _REGISTERS = re.compile(
     r"^(?:RIP|RSP|RAX|RBX|RCX|RDX|RSI|RDI|RBP|R\d+|FS|CS|DS|ES|CR\d|DR\d|Code|pc|lr|sp|x\d+"
@@ -184,7 +190,11 @@ _REGISTERS = re.compile(
 # Phrases that only lockdep prints: the pre-filter of ``scan``.
 ANCHORS = (
     "is trying to",
+    "locks held",
+    "lock held",
     "held by",
+    "Not tainted",
+    "DEADLOCK",
     "locking dependency",
     "recursive locking",
     "lock state",
@@ -196,6 +206,8 @@ ANCHORS = (
     "wait context",
     "RCU usage",
     "changed the state",
+    "Nested lock",
+    "bad contention",
 )
 
 
@@ -204,7 +216,7 @@ ANCHORS = (
 
 def parse_reports(text: str, source: str = "") -> list[Report]:
     """Every lockdep report in ``text``, in order."""
-    return parse_lines(text.splitlines(), source)
+    return parse_lines(split_lines(text), source)
 
 
 def parse_lines(raw: list[str], source: str = "", first_no: int = 1) -> list[Report]:
@@ -249,6 +261,10 @@ def scan(
     for chunk in _chunks(stream):
         stats.bytes += len(chunk)
         text = tail + chunk
+        if "\r" in text:
+            held = text.endswith("\r")  # its "\n" may start the next block
+            text = text[:-1] if held else text
+            text = text.replace("\r\n", "\n").replace("\r", "\n") + ("\r" if held else "")
         cut = text.rfind("\n")
         if cut < 0:
             tail = text
@@ -379,7 +395,10 @@ def parse_frame(text: str) -> KFrame | None:
         return KFrame(m["func"], m["off"] or "", "", m["addr"])
     m = _FRAME.match(s)
     if m is None:
-        return None
+        loose = _FRAME_LOOSE.match(s)
+        if loose is None:
+            return None
+        return KFrame(loose["func"], loose["off"], "", loose["addr"], False, bool(loose["unrel"]))
     if not (m["off"] or m["loc"] or m["decoded"] is not None or m["addr"] or m["pc"]):
         return None
     func = m["func"]
@@ -570,6 +589,14 @@ class _Parser:
             self.header = False
             r.notes.append("no banner or title: the report starts at its usage line")
             self._body(line, s, r)
+            return
+        if _CPU_HEADER.match(s) and " " in s:
+            # a scenario table quoted on its own (mailing-list replies do that)
+            r = self.start(line)
+            self.header = False
+            r.scenario = Scenario()
+            r.notes.append("only a scenario table: the report around it is missing")
+            self._scenario_line(line, s, r)
 
     # -- the body -----------------------------------------------------------------
 
@@ -874,10 +901,11 @@ class _Parser:
         return False
 
     def _column(self, text: str) -> int:
+        """The CPU column of a step: lockdep indents CPU0's steps less than its header."""
         indent = len(text) - len(text.lstrip())
         cols = self.scenario_cols
         for k in range(len(cols) - 1, 0, -1):
-            if indent >= cols[k] - 5:
+            if indent >= (cols[k - 1] + cols[k]) / 2:
                 return k
         return 0
 
@@ -901,7 +929,8 @@ def _worth_keeping(r: Report) -> bool:
     """A banner followed by nothing lockdep-like is not a report (other tools print them)."""
     if r.kind != "unknown":
         return True
-    return bool(r.acquiring or r.chain or r.held or r.task or r.kernel)
+    steps = r.scenario.steps if r.scenario else []
+    return bool(r.acquiring or r.chain or r.held or r.task or r.kernel or steps)
 
 
 def _finish(r: Report, saw: set[str], banner: int) -> None:
@@ -916,17 +945,51 @@ def _finish(r: Report, saw: set[str], banner: int) -> None:
             sc.aligned = False
             r.notes.append("scenario table: column alignment lost")
     if not r.title:
-        r.notes.append(
-            "no title line: kind recognised from the "
-            + (
-                "report's wording"
-                if r.kind_from == "body"
-                else "banner's width"
-                if r.kind_from == "banner"
-                else "report"
-            )
-        )
+        how = {
+            "body": "report's wording",
+            "banner": "banner's width",
+            "scenario": "scenario table",
+        }.get(r.kind_from, "report")
+        r.notes.append(f"no title line: kind recognised from the {how}")
     _check_complete(r, saw)
+
+
+def _cycle_from_table(r: Report) -> bool:
+    """A circular report's cycle from its N-CPU scenario table alone.
+
+    The table takes one lock per CPU, then has each CPU wait for the next lock.
+    When the columns were lost (whitespace collapsed), the waits are tried in
+    column order and in lockdep's reverse order; the reading that closes one cycle
+    through every CPU wins.
+    """
+    sc = r.scenario
+    if sc is None or len(sc.columns) < 2:
+        return False
+    steps = [st for st in sc.steps if st.action in ("lock", "rlock")]
+    n = len(sc.columns)
+    if len(steps) != 2 * n:
+        return False
+    holds = [st.lock for st in steps[:n]]
+    waits = [st.lock for st in steps[n:]]
+    if len(set(holds)) != n or set(waits) != set(holds):
+        return False
+    for order in (waits, waits[::-1]):
+        succ = dict(zip(holds, order, strict=True))
+        if any(a == b for a, b in succ.items()):
+            continue
+        cycle = [holds[0]]
+        while len(cycle) <= n:
+            nxt = succ[cycle[-1]]
+            if nxt == holds[0]:
+                break
+            cycle.append(nxt)
+        if len(cycle) != n:
+            continue
+        r.chain = [ChainEntry(i, KLock(name)) for i, name in enumerate(cycle)]
+        r.acquiring, r.holding = KLock(cycle[0]), KLock(cycle[-1])
+        r.kind, r.kind_from = "circular", "scenario"
+        return True
+    return False
 
 
 def _infer_kind(r: Report, saw: set[str], banner: int) -> None:
@@ -949,8 +1012,10 @@ def _infer_kind(r: Report, saw: set[str], banner: int) -> None:
     if "rcu" in saw:
         r.kind, r.kind_from = "rcu", "body"
         return
+    if _cycle_from_table(r):
+        return
     kind = _BANNER_KINDS.get(banner)
-    if kind:
+    if kind and (r.kernel or r.task or r.held_count is not None):
         r.kind, r.kind_from = kind, "banner"
 
 

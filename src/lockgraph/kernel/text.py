@@ -36,14 +36,16 @@ _SYSLOG = (
 _KMSG = r"(?:kern|user|daemon|syslog) *:[a-z]+ *: "
 _STAMP = r"\[ *\d+\.\d+\]|\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}\]"
 _PREFIX = re.compile(
-    rf"(?P<syslog>{_SYSLOG})?(?:{_KMSG})?(?:<\d>)?"
+    rf"(?P<lead>[ \t]{{0,8}})(?P<syslog>{_SYSLOG})?(?:{_KMSG})?(?:<\d>)?"
     rf"(?P<stamp>{_STAMP})?(?:\[ *(?P<caller>[TC]\d+)\])?"
 )
+"""Console prefixes; ``lead``: the indent of text quoted in a commit message."""
 _ANY_STAMP = re.compile(rf"(?:{_SYSLOG})?(?:\[ *\d+\.\d{{3,}}\])")
 _MID_STAMP = re.compile(r"\S\s+(?:" + _SYSLOG + r")?\[ *\d+\.\d{3,}\]")
-_QUOTE = re.compile(r"^ {0,3}((?:> ?)+)")
+_QUOTE_RUN = re.compile(r"^ {0,3}(?:> ?)*>")
 _QP_ESCAPE = re.compile(r"=([0-9A-F]{2})")
-_QP_HINT = re.compile(r"=3D|=20$|=09$", re.MULTILINE)
+_QP_HINT = re.compile(r"=3D|=20$|=09$|[^=\s]=$", re.MULTILINE)
+"""Quoted-printable: an escaped ``=`` or a soft line break (only banners end in ``=``)."""
 _TABLE_START = re.compile(r"^\s*(?:CPU\d|----|lock\(|rlock\(|<Interrupt>|local_irq)")
 
 WRAP_MIN = 40
@@ -91,14 +93,26 @@ class Cleaning:
         return out
 
 
+def split_lines(text: str) -> list[str]:
+    """Lines as universal newlines cut them (``\n``, ``\r\n``, ``\r``), nothing else:
+    ``str.splitlines`` would also cut at form feeds and Unicode separators."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def clean(raw: list[str], first_no: int = 1) -> tuple[list[Line], Cleaning]:
     """Turn raw text lines (no trailing newlines needed) into printk lines."""
     info = Cleaning()
     numbered = list(enumerate((r.rstrip("\r\n") for r in raw), first_no))
-    numbered = _unquote(numbered, info)
+    # quoted-printable is the mail's transfer encoding: the outermost layer
     if _QP_HINT.search("\n".join(t for _, t in numbered)):
         numbered = _decode_qp(numbered)
         info.qp_decoded = True
+    numbered = _unquote(numbered, info)
     if sum(1 for _, t in numbered if _MID_STAMP.search(t)) >= 2:
         numbered = _resplit(numbered)
         info.reflowed = True
@@ -106,12 +120,18 @@ def clean(raw: list[str], first_no: int = 1) -> tuple[list[Line], Cleaning]:
 
 
 def _unquote(numbered: list[tuple[int, str]], info: Cleaning) -> list[tuple[int, str]]:
+    """Remove quote markers. Mailers write ``> text`` or ``>text``: when any line has
+    text right after its last ``>``, the space after it belongs to the text."""
+    marks = [(no, text, _QUOTE_RUN.match(text)) for no, text in numbered]
+    bare = any(m and text[m.end() : m.end() + 1] not in ("", " ") for _, text, m in marks)
     out = []
-    for no, text in numbered:
-        m = _QUOTE.match(text)
+    for no, text, m in marks:
         if m:
             info.quoted += 1
-            text = text[m.end() :]
+            end = m.end()
+            if not bare and text[end : end + 1] == " ":
+                end += 1
+            text = text[end:]
         out.append((no, text))
     return out
 
@@ -173,42 +193,63 @@ def _strip_prefixes(numbered: list[tuple[int, str]], info: Cleaning) -> list[Lin
     width = 0  # prefix width of the last stamped line
     stamped_seen = False
     verbatim = False  # after "Code:", tools splice in unprefixed disassembly
+    last_raw = ""  # the physical text of lines[-1], to re-read it when a tail joins
     for no, text in numbered:
-        m = _PREFIX.match(text)
-        end = m.end() if m else 0
-        if end:
-            body = text[end:]
-            if body.startswith(" "):
-                body = body[1:]
-            width = end + 1
+        line = _prefixed(no, text)
+        if line is not None:
+            width = _PREFIX.match(text).end() + 1  # type: ignore[union-attr]
             stamped_seen = True
-            verbatim = body.lstrip().startswith("Code: ")
-            lines.append(Line(no, body.rstrip(), m.group("caller") or "" if m else "", True))
+            verbatim = line.text.lstrip().startswith("Code: ")
+            lines.append(line)
+            last_raw = text
             continue
         if stamped_seen and lines and not verbatim:
             stripped = text.lstrip(" ")
             indent = len(text) - len(stripped)
             if not stripped:
                 lines.append(Line(no, "", lines[-1].caller, False))
+                last_raw = ""
                 continue
             if indent >= width - 1 and width > 2:
                 # dmesg: a printk record's later lines, indented by the prefix width
                 info.continued += 1
                 lines.append(Line(no, text[width:].rstrip(), lines[-1].caller, False))
+                last_raw = ""
                 continue
-            if _wrapped_tail(lines[-1].text, stripped):
+            if last_raw and _wrapped_tail(lines[-1].text, stripped):
                 info.joined += 1
-                lines[-1].text = f"{lines[-1].text} {stripped}".rstrip()
+                last_raw = f"{last_raw} {stripped}"
+                joined = _prefixed(lines[-1].no, last_raw)
+                if joined is not None:
+                    lines[-1] = joined
                 continue
         lines.append(Line(no, text.rstrip(), "", False))
+        last_raw = ""
     if not stamped_seen:
         return _join_unstamped(lines, info)
     return lines
 
 
+def _prefixed(no: int, text: str) -> Line | None:
+    """The line without its console prefix, or None if it has none."""
+    m = _PREFIX.match(text)
+    if m is None or m.end() == len(m["lead"]):
+        return None
+    body = text[m.end() :]
+    if body.startswith(" "):
+        body = body[1:]
+    return Line(no, body.rstrip(), m["caller"] or "", True)
+
+
 def _wrapped_tail(previous: str, tail: str) -> bool:
-    """Whether ``tail`` (a line without console prefix) continues ``previous``."""
-    return len(previous) >= WRAP_MIN and not _TABLE_START.match(tail)
+    """Whether ``tail``, a line at column 0 without the console prefix its neighbours
+    carry, is the rest of ``previous`` that a mail client wrapped.
+
+    In a prefixed log nothing else is printed at column 0 (``dmesg`` indents its
+    continuation lines, decoded disassembly follows ``Code:``), except scenario
+    tables pasted on their own.
+    """
+    return not _TABLE_START.match(tail)
 
 
 # Starts of the lines lockdep prints at column 0 (or that follow an indent the
@@ -243,7 +284,9 @@ def _join_unstamped(lines: list[Line], info: Cleaning) -> list[Line]:
     return out
 
 
-_FRAME_LIKE = re.compile(r"^(?:\? )?[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+")
+_FRAME_LIKE = re.compile(
+    r"^(?:\? )?[\w.]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+| [\w./+-]+:\d+ \[inline\]| \(.*\)\s*$)"
+)
 _OPEN_END = (", at:", "-->", ",")
 
 

@@ -102,7 +102,7 @@ class TraceStats:
     files: int = 0
     lines: int = 0
     events: int = 0
-    """Lock events fed to the engine (acquisitions and releases)."""
+    """Lock tracepoint events read (any of the six; the engine counts its own)."""
     skipped: int = 0
     """Lines that are not lock events (other events, headers, garbage)."""
     event_lines: int = 0
@@ -218,9 +218,9 @@ class _FileReader:
 
     def _parse(self, line: str, site: Stack | None, lineno: int) -> Action | None:
         if line.lstrip().startswith("["):  # a console prefix (ftrace_dump_on_oops)
-            prefix = CONSOLE_PREFIX.match(line.lstrip())
-            if prefix is not None and prefix.end():
-                line = line.lstrip()[prefix.end() :]
+            prefix = CONSOLE_PREFIX.match(line)
+            if prefix is not None and prefix.end() > len(prefix["lead"]):
+                line = line[prefix.end() :]
         m = _LINE.match(line) or _LATENCY.match(line)
         if m is None:
             return None
