@@ -113,7 +113,7 @@ def clean(raw: list[str], first_no: int = 1) -> tuple[list[Line], Cleaning]:
         numbered = _decode_qp(numbered)
         info.qp_decoded = True
     numbered = _unquote(numbered, info)
-    if sum(1 for _, t in numbered if _MID_STAMP.search(t)) >= 2:
+    if any(_mid_stamp(t) for _, t in numbered):
         numbered = _resplit(numbered)
         info.reflowed = True
     return _strip_prefixes(numbered, info), info
@@ -134,6 +134,14 @@ def _unquote(numbered: list[tuple[int, str]], info: Cleaning) -> list[tuple[int,
             text = text[end:]
         out.append((no, text))
     return out
+
+
+def _mid_stamp(text: str) -> bool:
+    """A console timestamp after the line's own prefix: a re-flowed line."""
+    if not _MID_STAMP.search(text):
+        return False
+    m = _PREFIX.match(text)
+    return _ANY_STAMP.search(text, m.end() if m else 0) is not None
 
 
 def _decode_qp(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:

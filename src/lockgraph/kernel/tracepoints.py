@@ -42,6 +42,8 @@ import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode, Task
 from lockgraph.engine.model import Stack
@@ -67,6 +69,12 @@ _LINE = re.compile(
     r"(?:(?P<flags>[.a-zA-Z0-9]{4,5})\s+)?(?P<ts>\d+\.\d+):\s+(?:\w+:)?(?P<event>\w+):"
     r"\s*(?P<args>.*?)\s*$"
 )
+_STAMP = re.compile(r"\s(\d+\.\d+):\s+")
+_HEAD = re.compile(
+    r"^\s*(?P<comm>.*?)[- ](?P<pid>\d+)(?:/\d+)?\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]"
+    r"(?:\s+(?P<flags>[.a-zA-Z0-9]{4,5}))?\s*$"
+)
+_TAIL = re.compile(r"^(?:\w+:)?(?P<event>\w+):\s*(?P<args>.*?)\s*$")
 _LATENCY = re.compile(
     r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?P<cpu>\d+)(?P<flags>[.a-zA-Z0-9]{4,5})\s+"
     r"(?P<ts>\d+)us\s*:\s+(?P<event>\w+):\s*(?P<args>.*?)\s*$"
@@ -82,6 +90,7 @@ _PERF_FRAME = re.compile(r"^\s+(?P<ip>[0-9a-f]+) (?P<sym>\S+)(?: \((?P<dso>[^)]*
 _RECURSIVE_READ = re.compile(r"^(?:rcu_read_lock|rcu_callback|.*srcu)")
 
 Action = tuple[Callable[..., None], object, object, object]
+_UNSEEN: Final = object()
 IrqState = tuple[str, bool | None, bool | None]
 """(context: "", "hardirq" or "softirq"; interrupts enabled; bottom halves enabled)."""
 
@@ -147,9 +156,12 @@ class _FileReader:
         self.namespace = namespace
         self.tasks: dict[tuple[int, str, int], Task] = {}
         self.locks: dict[str, LockInstance] = {}
+        self.raw_locks: dict[tuple[str | None, str], LockInstance] = {}
         self.uses: dict[tuple[int, Mode, bool], LockUse] = {}
         self.sites: dict[Stack, Stack] = {}
         self.pending_softirq_on: dict[int, tuple[Task, LockInstance, bool]] = {}
+        self.heads: dict[str, object] = {}
+        self.marked: set[tuple[int, int, str, bool | None, bool | None, bool]] = set()
         self.last_contended: dict[int, str] = {}
 
     # -- reading ------------------------------------------------------------------
@@ -167,35 +179,37 @@ class _FileReader:
                 self.engine.usage(task, lock, "softirq", False, read=read)
 
     def _read_fast(self, lines: Iterable[str]) -> None:
-        memo: dict[str, Action | None] = {}
+        memo: dict[str, Callable[[], None] | None] = {}
+        get = memo.get
         parse = self._parse
-        acquire = self.engine.acquire
-        release = self.engine.release
         lineno = 0
         events = 0
         skipped = 0
+        # The timestamp is cut out of the memo key by position: ftrace, trace-cmd and
+        # perf print it right-aligned ("%5lu.%06lu"), so its width only grows, by a
+        # digit at a time, and a space always precedes it; when the character at the
+        # remembered width is not that space, the width is measured again.
+        width = 0
         for lineno, line in enumerate(lines, 1):
             b = line.find(": ")
-            if b < 0:
+            if b < width:
                 skipped += 1
                 continue
-            a = line.rfind(" ", 0, b - 1 if line[b - 1] == " " else b)
-            key = line[:a] + line[b:]
-            action = memo.get(key, False)
-            if action is False:
-                action = parse(line, None, lineno)
+            if line[b - width] == " " and width:
+                key = line[: b - width] + line[b:]
+            else:  # the first line, or the seconds grew a digit: measure it again
+                a = line.rfind(" ", 0, b - 1 if line[b - 1] == " " else b)
+                width = b - a
+                key = line[:a] + line[b:]
+            action = get(key, _UNSEEN)
+            if action is _UNSEEN:
+                action = _bind(parse(line, None, lineno))
                 if len(memo) < MEMO_LIMIT:
                     memo[key] = action
             if action is None:
                 skipped += 1
                 continue
-            fn, x, y, z = action  # type: ignore[misc]
-            if fn is acquire:
-                acquire(x, y, z)
-            elif fn is release:
-                release(x, y, z)
-            else:
-                fn(x, y, z)
+            action()  # type: ignore[operator]
             events += 1
         self.stats.lines += lineno
         self.stats.events += events
@@ -217,25 +231,33 @@ class _FileReader:
     # -- one event line -------------------------------------------------------------
 
     def _parse(self, line: str, site: Stack | None, lineno: int) -> Action | None:
+        """The action of one event line (called once per distinct line)."""
         if line.lstrip().startswith("["):  # a console prefix (ftrace_dump_on_oops)
             prefix = CONSOLE_PREFIX.match(line)
             if prefix is not None and prefix.end() > len(prefix["lead"]):
                 line = line[prefix.end() :]
-        m = _LINE.match(line) or _LATENCY.match(line)
-        if m is None:
-            return None
+        cut = _STAMP.search(line)
+        if cut is not None:
+            # the task half and the event half are parsed once each, then combined
+            head = self._head(line[: cut.start()])
+            tail = self._tail(line[cut.end() :])
+        else:
+            head = tail = None
+        if head is None or tail is None:
+            m = _LINE.match(line) or _LATENCY.match(line)
+            if m is None:
+                return None
+            irq = _irq_state(m["flags"] or "", self.stats)
+            head = (self._task(m["comm"], int(m["pid"]), int(m["cpu"]), irq[0]), irq)
+            tail = (m["event"], m["args"])
         self.stats.event_lines += 1
-        event = m["event"]
+        (task, irq), (event, args) = head, tail
         if event not in LOCK_EVENTS:
             return None
         if site is None:
             # no stack in the trace: the site is the trace line (the first with this
             # event, task, flags and lock: later copies replay the parsed line)
             site = self._site_line(lineno, event)
-        flags = m["flags"] or ""
-        irq = _irq_state(flags, self.stats)
-        task = self._task(m["comm"], int(m["pid"]), int(m["cpu"]), irq[0])
-        args = m["args"]
         if event == "lock_acquire":
             return self._acquire(task, args, site, irq)
         if event == "lock_release":
@@ -244,6 +266,22 @@ class _FileReader:
                 return None
             return (self.engine.release, task, self._lock(n["addr"], n["name"]), site)
         return self._contention(event, task, args, site)
+
+    def _head(self, text: str) -> tuple[Task, IrqState] | None:
+        """``comm-pid [cpu] flags``, cached: a trace has few tasks."""
+        found = self.heads.get(text, _UNSEEN)
+        if found is _UNSEEN:
+            m = _HEAD.match(text)
+            found = None
+            if m is not None:
+                irq = _irq_state(m["flags"] or "", self.stats)
+                found = (self._task(m["comm"], int(m["pid"]), int(m["cpu"]), irq[0]), irq)
+            self.heads[text] = found
+        return found  # type: ignore[return-value]
+
+    def _tail(self, text: str) -> tuple[str, str] | None:
+        m = _TAIL.match(text)
+        return (m["event"], m["args"]) if m is not None else None
 
     def _acquire(self, task: Task, args: str, site: Stack | None, irq: IrqState) -> Action | None:
         m = _ACQUIRE.match(args)
@@ -263,6 +301,10 @@ class _FileReader:
         self, task: Task, lock: LockInstance, irq: IrqState, read: bool, site: Stack | None
     ) -> None:
         context, irqs_on, bh_on = irq
+        key = (task.id, lock.id, context, irqs_on, bh_on, read)
+        if key in self.marked:
+            return
+        self.marked.add(key)
         engine = self.engine
         if context in ("hardirq", "softirq"):
             engine.usage(task, lock, context, True, read=read, site=site)
@@ -338,12 +380,17 @@ class _FileReader:
         return task
 
     def _lock(self, addr: str | None, name: str) -> LockInstance:
+        raw = (addr, name)
+        lock = self.raw_locks.get(raw)
+        if lock is not None:
+            return lock
         name = name.strip()
         ref = f"{name}@{_address(addr)}" if addr else name
         lock = self.locks.get(ref)
         if lock is None:
             cls = self.engine.lock_class(name)
             lock = self.locks[ref] = self.engine.lock(self.namespace + ref, cls)
+        self.raw_locks[raw] = lock
         return lock
 
     def _use(self, lock: LockInstance, mode: Mode, trylock: bool) -> LockUse:
@@ -359,6 +406,14 @@ class _FileReader:
     def _site(self, frames: list[str]) -> Stack:
         stack = tuple(Frame.text(f) for f in frames)
         return self.sites.setdefault(stack, stack)
+
+
+def _bind(parsed: Action | None) -> Callable[[], None] | None:
+    """A parsed line as one call with no arguments (C-speed ``partial``)."""
+    if parsed is None:
+        return None
+    fn, x, y, z = parsed
+    return partial(fn, x, y, z)
 
 
 def _address(addr: str | None) -> str:
