@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench bench-kernel clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python benchmarks/analyze_throughput.py
+
+# The kernel readers: dmesg scanning MB/s and lock tracepoint events/s (docs/performance.md).
+bench-kernel: setup
+	$(BIN)/python benchmarks/kernel_parse.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

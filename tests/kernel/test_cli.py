@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from conftest import run_cli
@@ -167,3 +169,18 @@ def test_analyze_reports_contention_and_old_releases(tmp_path: Path) -> None:
         "kernel", "analyze", str(DATA / "traces" / "perf_script_01_contention_begin_callchain.txt")
     )
     assert "contention: 0xc00000c80904ef00 [SPIN]: 2 waits by 2 tasks" in result.stderr
+
+
+def test_the_kernel_benchmark_runs(tmp_path: Path) -> None:
+    """A smoke run, so the script does not rot (the figures are docs/performance.md's)."""
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "kernel_parse.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "MB/s" in result.stdout and "events/s" in result.stdout
