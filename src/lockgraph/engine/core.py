@@ -214,7 +214,7 @@ class Engine:
         occur = self._occur
         index = self.index  # kept local; written back around every call out
         try:
-            for lineno, line in enumerate(lines, first_line):  # noqa: B007 - returned
+            for lineno, line in enumerate(lines, first_line):
                 action = memo_get(line)
                 if action is None:
                     self.index = index

@@ -25,7 +25,7 @@ from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
 from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
-from lockgraph.sources.trace import _text
+from lockgraph.sources.trace import text_of
 
 _IGNORED = {"r", "w", "req", "begin", "end", "branch", "dummy"}
 
