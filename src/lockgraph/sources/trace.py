@@ -76,12 +76,10 @@ class TraceReader:
         self.lines = 0
         self.events = 0
 
-    def read(self, lines: Iterable[str] | Iterable[bytes]) -> None:
+    def read(self, lines: Iterable[str | bytes]) -> None:
+        """Read the lines of a file (bytes or text, newlines kept)."""
         stream = iter(lines)
-        first = next(stream, "")
-        check_header(
-            self.path, first.decode("utf-8", "replace") if isinstance(first, bytes) else first
-        )
+        check_header(self.path, text_of(next(stream, "")))
         before = self.engine.index
         self.lines = 1 + self.engine.replay(stream, {}, self._parse_line, first_line=2)
         self.events += self.engine.index - before
