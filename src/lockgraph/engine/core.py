@@ -103,6 +103,10 @@ class Engine:
         self._joins: dict[int, LockUse] = {}
         self._rewalking = False
         self._nesting: dict[str, dict[tuple[int, int], int]] = {}
+        self._forked: dict[int, tuple[int, list[tuple[LockInstance, int]]]] = {}
+        self.inherited: dict[int, dict[int, tuple[int, int]]] = {}
+        """Task -> {lock instance: (holder task, acquisition event)}: the critical
+        sections a parent held across the task's whole life, from fork to join."""
         self._direct: dict[tuple[int, int], int] = {}
         """Counts of dependencies made outside the chain cache (signals)."""
 
@@ -141,13 +145,18 @@ class Engine:
         trylock: bool = False,
         nest: LockInstance | None = None,
     ) -> LockUse:
-        """The handle for taking ``lock`` in one way; keep and reuse it."""
+        """The handle for taking ``lock`` in one way (the same object every time)."""
+        way = (mode, trylock, -1 if nest is None else nest.id)
+        known = lock.uses.get(way)
+        if known is not None:
+            return known
         cm_key = (lock.cls.id, mode, trylock)
         cm = self._cms.get(cm_key)
         if cm is None:
             cm = self._cms[cm_key] = len(self._cm_uses)
             self._cm_uses.append(cm_key)
-        return LockUse(lock, mode, trylock, cm, nest)
+        use = lock.uses[way] = LockUse(lock, mode, trylock, cm, nest)
+        return use
 
     def event(self, name: str, site: Stack | None = None) -> LockUse:
         """The pseudo-lock of something waited for (a completion, a queue, a join)."""
@@ -283,6 +292,10 @@ class Engine:
         self.index += 1
         self.hb.link((parent.id, parent.epoch), (child.id, child.epoch))
         self._advance(parent)
+        self._forked[child.id] = (
+            parent.id,
+            [(h[_USE].lock, h[_EVENT]) for h in parent.held if h[_USE].mode is Mode.WRITE],
+        )
 
     def join(self, parent: Task, child: Task, site: Stack | None = None) -> None:
         """``parent`` waits for ``child`` to end: a wait on the child's join event."""
@@ -291,6 +304,21 @@ class Engine:
         self.wait(parent, event, site)
         self.hb.link((child.id, child.epoch), (parent.id, parent.epoch + 1))
         self._advance(parent)
+        self._inherit(parent, child)
+
+    def _inherit(self, parent: Task, child: Task) -> None:
+        """A lock the parent held from the fork to the join guards the child's whole life."""
+        forked = self._forked.pop(child.id, None)
+        if forked is None or forked[0] != parent.id:
+            return
+        still = {(h[_USE].lock.id, h[_EVENT]) for h in parent.held}
+        sections = dict(self.inherited.get(parent.id, {}))
+        for lock, event in forked[1]:
+            if (lock.id, event) in still:
+                sections[lock.id] = (parent.id, event)
+                self._label(lock)
+        if sections:
+            self.inherited[child.id] = sections
 
     def exit(self, task: Task, site: Stack | None = None, context: str = "task-exit") -> None:
         """``task`` ends (or a scope that must be lock-neutral does)."""
@@ -522,7 +550,9 @@ class Engine:
             self._rewalking = False
         return True
 
-    def _signal_edges(self, task: Task, event: LockUse, site: Stack | None, since: int) -> None:
+    def _signal_edges(
+        self, task: Task, event: LockUse, site: Stack | None, since: int, count: bool = True
+    ) -> None:
         """Dependencies event -> every class ``task`` took after tick ``since``."""
         cls = event.lock.cls
         graph = self.graph
@@ -536,7 +566,8 @@ class Engine:
             if cid == cls.id:
                 continue
             edge = graph.edge(cls, classes[cid])
-            self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
+            if count:
+                self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
             edge.add_occurrences([segment])
             if edge.add_instance_pair((event.lock.id, inst.id)):
                 self._label(event.lock)
@@ -616,7 +647,7 @@ class Engine:
             if task.held and not task.exited:
                 self._held_at_exit(task, None, "end-of-trace")
         for child_id, event in list(self._joins.items()):
-            self._signal_edges(self.tasks[child_id], event, None, -1)
+            self._signal_edges(self.tasks[child_id], event, None, -1, count=False)
 
     def finish(self, end_of_trace: bool = True, sources: list[str] | None = None) -> Run:
         """What analysis needs; the engine can go on taking events afterwards."""
@@ -631,6 +662,7 @@ class Engine:
             instances=dict(self.labels),
             cycles=list(self.cycles),
             event_findings=list(self.event_findings.values()),
+            inherited={t: dict(s) for t, s in self.inherited.items()},
             events=self.index,
             sources=list(sources or []),
         )
