@@ -115,11 +115,15 @@ def test_std_trace(path: str) -> None:
 
 def test_every_corpus_file_has_an_expectation() -> None:
     files = {str(p.relative_to(STD)) for p in STD.rglob("*.std")}
-    missing = files - set(EXPECTED) - {
-        "deaddetector/account.std",
-        "deaddetector/algokiller.std",
-        "deaddetector/algokiller2.std",
-    }
+    missing = (
+        files
+        - set(EXPECTED)
+        - {
+            "deaddetector/account.std",
+            "deaddetector/algokiller.std",
+            "deaddetector/algokiller2.std",
+        }
+    )
     assert not missing
 
 

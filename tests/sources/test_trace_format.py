@@ -56,7 +56,10 @@ def test_declarations_classes_sites_and_modes(tmp_path: Path) -> None:
     (edge,) = engine.graph.edges.values()
     w = edge.witness()
     assert (w.holder_mode, w.acquirer_mode) == (Mode.READ, Mode.RECURSIVE_READ)
-    assert w.holder_site == (Frame("fs/read_write.c", 590, "vfs_write"), Frame("mm/gup.c", 12, "fault_in"))
+    assert w.holder_site == (
+        Frame("fs/read_write.c", 590, "vfs_write"),
+        Frame("mm/gup.c", 12, "fault_in"),
+    )
     assert w.acquirer_site == (Frame("mm/memory.c", 5000, "handle_mm_fault"),)
     assert engine.tasks[0].name == "fsstress/6050" and engine.tasks[0].node == "box1"
 
@@ -93,7 +96,9 @@ def test_names_with_spaces_are_percent_encoded(tmp_path: Path) -> None:
         ("site s\n", 2, "'site' needs an id and at least one frame"),
     ],
 )
-def test_malformed_lines_name_file_and_line(tmp_path: Path, body: str, line: int, message: str) -> None:
+def test_malformed_lines_name_file_and_line(
+    tmp_path: Path, body: str, line: int, message: str
+) -> None:
     path = tmp_path / "bad.trace"
     path.write_text(HEADER + body)
     with pytest.raises(InputError) as info:
@@ -120,7 +125,9 @@ def test_bad_headers(tmp_path: Path, first: str, message: str) -> None:
 
 def test_keep_going_skips_bad_lines_and_keeps_the_rest(tmp_path: Path) -> None:
     path = tmp_path / "t.trace"
-    path.write_text(HEADER + "acq T1 A\nacq T1 B q\nacq T1 B\nrel T1 B\nrel T1 A\nacq T2 B\nacq T2 A\n")
+    path.write_text(
+        HEADER + "acq T1 A\nacq T1 B q\nacq T1 B\nrel T1 B\nrel T1 A\nacq T2 B\nacq T2 A\n"
+    )
     bad: list[InputError] = []
     engine = Engine()
     read_traces(engine, [str(path)], on_error=bad.append)
