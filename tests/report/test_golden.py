@@ -44,8 +44,11 @@ def check(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("fmt", ["text", "json"])
-def test_golden(case: str, fmt: str) -> None:
-    result = run_cli("analyze", "--format", fmt, *CASES[case], cwd=ROOT)
+@pytest.mark.parametrize("pure", ["0", "1"], ids=["native", "pure"])
+def test_golden(case: str, fmt: str, pure: str) -> None:
+    result = run_cli(
+        "analyze", "--format", fmt, *CASES[case], cwd=ROOT, env={"LOCKGRAPH_PURE": pure}
+    )
     assert result.returncode in (0, 1), result.stderr
     check(f"{case}.{'txt' if fmt == 'text' else 'json'}", result.stdout)
     if fmt == "json":

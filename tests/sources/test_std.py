@@ -18,6 +18,8 @@ from lockgraph.sources import read_traces
 
 STD = DATA / "std"
 
+pytestmark = pytest.mark.usefixtures("engine_impl")
+
 
 def findings(path: str) -> list[Finding]:
     engine = Engine()

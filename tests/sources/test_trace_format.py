@@ -15,6 +15,8 @@ from lockgraph.errors import InputError
 from lockgraph.sources import read_traces
 from lockgraph.sources.trace import TraceWriter, decode, encode, parse_frame
 
+pytestmark = pytest.mark.usefixtures("engine_impl")
+
 
 def analyse(tmp_path: Path, text: str, name: str = "t.trace"):  # type: ignore[no-untyped-def]
     path = tmp_path / name

@@ -16,6 +16,8 @@ from lockgraph.errors import DataError
 from lockgraph.sources import read_traces
 from lockgraph.store import load_findings, load_run, merge_runs, read_meta, save
 
+pytestmark = pytest.mark.usefixtures("engine_impl")
+
 
 def run_of(*paths: str):  # type: ignore[no-untyped-def]
     engine = Engine()

@@ -11,8 +11,8 @@ lockdep's chain cache:
 * the *instance chain* is a second trie keyed by ``LockUse``; a miss records instance
   pairs and gate locks for the dependencies of the chain. It is bounded: past
   ``INSTANCE_CHAIN_LIMIT`` nodes it starts afresh, which loses no evidence.
-* a chain node records which (task, happens-before segment) used it only when the
-  task's ``token`` changed since its last visit.
+* a chain node records which (task, happens-before segment) used it only when it
+  has not seen the task's current ``token`` (it keeps a bounded set of tokens).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
+from lockgraph.engine import native
 from lockgraph.engine.analysis import Run
 from lockgraph.engine.chains import RECURSION, ClassChain, InstanceChain
 from lockgraph.engine.findings import (
@@ -42,6 +43,8 @@ from lockgraph.engine.model import (
 )
 
 INSTANCE_CHAIN_LIMIT = 200_000
+TOKENS_PER_CHAIN = 64
+"""Task tokens a chain node remembers (tasks interleaving on one chain)."""
 NESTING_SAMPLES = 64
 """Ordered instance pairs kept per class nested in itself."""
 
@@ -185,7 +188,7 @@ class Engine:
         lock.owner = task
         chain = inxt.chain
         chain.hits += 1
-        if chain.token is not task.token:
+        if task.token not in chain.tokens:
             self._occur(task, chain, use, site)
 
     def release(self, task: Task, lock: LockInstance, site: Stack | None = None) -> None:
@@ -215,7 +218,20 @@ class Engine:
         lines carry no per-event data (lockgraph's format, STD) repeats lines, so most
         events cost one dictionary lookup here plus the inlined fast path of
         ``acquire``/``release``. Returns the number of lines read.
+
+        The C accelerator (``_replay``) runs this loop when it is available.
         """
+        if native.replay is not None:
+            return native.replay(self, lines, memo, parse, first_line, MEMO_LIMIT)
+        return self._replay(lines, memo, parse, first_line)
+
+    def _replay(
+        self,
+        lines: Iterable[Hashable],
+        memo: dict[Hashable, Action],
+        parse: Callable[[Hashable, int], Action | None],
+        first_line: int,
+    ) -> int:
         lineno = first_line - 1
         memo_get = memo.get
         acquire_slow = self._acquire_slow
@@ -250,7 +266,7 @@ class Engine:
                     lock.owner = task
                     chain = inxt.chain
                     chain.hits += 1
-                    if chain.token is not task.token:
+                    if task.token not in chain.tokens:
                         occur(task, chain, x, site)
                 elif op is RELEASE:
                     index += 1
@@ -428,8 +444,10 @@ class Engine:
         return inxt
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
-        token = task.token
-        chain.token = token
+        tokens = chain.tokens
+        if len(tokens) >= TOKENS_PER_CHAIN:
+            tokens.clear()  # bounded; forgetting only costs a second recording
+        tokens.add(task.token)
         task.acquired[use.lock.cls.id] = (task.tick, site, use.lock)
         if chain.occurrences_complete:
             occurrence = (task.id, task.epoch)
