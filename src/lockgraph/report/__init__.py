@@ -116,7 +116,7 @@ def render_to_string(report: Report, fmt: str) -> str:
 
 def _load() -> None:
     # Importing a renderer module registers it; they import this module, hence here.
-    for name in ("text", "json_report", "chart", "dot"):
+    for name in ("text", "json_report", "chart", "dot", "sarif", "html"):
         importlib.import_module(f"lockgraph.report.{name}")
 
 
