@@ -78,7 +78,7 @@ def script_json(data: Any) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files("lockgraph.report").joinpath("assets", name).read_text("utf-8")
+    return resources.files("lockgraph.report").joinpath("assets").joinpath(name).read_text("utf-8")
 
 
 def _default_title(report: Report) -> str:
