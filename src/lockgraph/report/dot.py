@@ -46,8 +46,12 @@ _NODE_STYLE = {
 
 
 def quote(text: str) -> str:
-    """A DOT string: quotes and backslashes escaped (so ``\\N``, ``\\l`` stay literal)."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    """A DOT string that Graphviz shows as ``text``.
+
+    Backslashes are doubled (``\\N``, ``\\l`` would be Graphviz escapes), quotes
+    escaped, and ``&`` written ``&amp;`` (Graphviz reads HTML entities in labels).
+    """
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
     return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
 
 

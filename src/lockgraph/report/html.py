@@ -145,7 +145,7 @@ def _controls(report: Report) -> str:
         else ""
     )
     return (
-        '<form id="controls" role="search" onsubmit="return false">\n'
+        '<form id="controls" role="search">\n'
         '<input type="search" id="search" placeholder="search findings: lock, task, file, '
         'function" aria-label="search findings">\n'
         '<input type="search" id="class-filter" list="class-list" placeholder="lock class" '

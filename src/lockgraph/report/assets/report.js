@@ -76,6 +76,9 @@
       shown + " of " + findings.length + " shown";
   }
 
+  document.getElementById("controls").addEventListener("submit", function (event) {
+    event.preventDefault();
+  });
   [search, classFilter].forEach(function (input) {
     input.addEventListener("input", applyFilters);
   });
