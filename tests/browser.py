@@ -40,7 +40,7 @@ def chromium_path() -> str | None:
 def browser_page(width: int = 1280, height: int = 900) -> Iterator[Any]:
     """A fresh page in headless Chromium; skips the test if there is no browser."""
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional
     except ImportError:
         pytest.skip("playwright is not installed (pip install -e '.[test]')")
     executable = chromium_path()

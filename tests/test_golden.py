@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from conftest import ROOT
 from golden import check_golden
-
 from lockgraph.inputs import load
 from lockgraph.order import check, derive, format_chart, parse_chart
 from lockgraph.report import RenderOptions, Report, render_to_string

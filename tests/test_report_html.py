@@ -10,7 +10,6 @@ from typing import Any
 
 from browser import browser_page
 from conftest import ROOT, run_cli
-
 from lockgraph.engine.findings import KINDS
 from lockgraph.inputs import load
 from lockgraph.report import Report, render_to_string
