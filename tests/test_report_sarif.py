@@ -69,7 +69,7 @@ def test_cycle_locations_and_thread_flows() -> None:
     # one thread flow per dependency, each with its task, holding then taking
     flows = result["codeFlows"][0]["threadFlows"]
     assert [f["id"] for f in flows] == [d.witness.task for d in cycle.dependencies]
-    for flow, dep in zip(flows, cycle.dependencies):
+    for flow, dep in zip(flows, cycle.dependencies, strict=True):
         holder, acquirer = flow["locations"]
         assert holder["location"]["message"]["text"] == f"takes {dep.source}"
         frames = acquirer["stack"]["frames"]

@@ -75,32 +75,50 @@ def check(run: Run, declared: DeclaredOrder) -> list[Finding]:
     """The order violations and the stale declared pairs, in report order."""
     index = ClassIndex(run)
     resolved = [index.resolve(lock) for lock in declared.locks]
-    # The declared order over classes: class id -> class ids declared after it,
-    # each with the declared pair that says so.
+    # The declared order is over names (a name may match no class in this run and
+    # still order the others): name -> names declared after it, with the pair saying so.
+    node: dict[str, int] = {}
+    for lock in declared.locks:
+        node.setdefault(lock.text, len(node))
     after: dict[int, dict[int, tuple[int, int]]] = {}
     for p, c in declared.pairs:
-        for a in resolved[p]:
-            for b in resolved[c]:
-                if a.id != b.id:
-                    after.setdefault(a.id, {}).setdefault(b.id, (p, c))
-    findings = _violations(run, declared, after)
+        a, b = node[declared.locks[p].text], node[declared.locks[c].text]
+        if a != b:
+            after.setdefault(a, {}).setdefault(b, (p, c))
+    _check_acyclic(declared, after)
+    names_of: dict[int, list[int]] = {}
+    for i, classes in enumerate(resolved):
+        for cls in classes:
+            n = node[declared.locks[i].text]
+            if n not in names_of.setdefault(cls.id, []):
+                names_of[cls.id].append(n)
+    findings = _violations(run, declared, after, names_of)
     findings.extend(_stale(run, declared, resolved))
     findings.sort(key=Finding.sort_key)
     return findings
 
 
 def _violations(
-    run: Run, declared: DeclaredOrder, after: dict[int, dict[int, tuple[int, int]]]
+    run: Run,
+    declared: DeclaredOrder,
+    after: dict[int, dict[int, tuple[int, int]]],
+    names_of: dict[int, list[int]],
 ) -> list[Finding]:
     findings = []
-    _check_acyclic(declared, after)
-    chains: dict[int, dict[int, list[tuple[int, int]]]] = {}
+    paths: dict[int, dict[int, list[tuple[int, int]]]] = {}
     for (s, d), edge in sorted(run.graph.edges.items()):
-        if not edge.bits or s == d or d not in after:
+        if not edge.bits or s == d or s not in names_of or d not in names_of:
             continue
-        if d not in chains:
-            chains[d] = _declared_paths(after, d)
-        chain = chains[d].get(s)
+        chain = None
+        for first in names_of[d]:
+            if first not in paths:
+                paths[first] = _declared_paths(after, first)
+            for last in names_of[s]:
+                chain = paths[first].get(last)
+                if chain is not None:
+                    break
+            if chain is not None:
+                break
         if chain is not None:
             findings.append(_violation(run, declared, edge, chain))
     return findings
@@ -109,14 +127,14 @@ def _violations(
 def _declared_paths(
     after: dict[int, dict[int, tuple[int, int]]], start: int
 ) -> dict[int, list[tuple[int, int]]]:
-    """For each class declared after ``start``, the shortest chain of declared pairs."""
+    """For each name declared after ``start``, the shortest chain of declared pairs."""
     paths: dict[int, list[tuple[int, int]]] = {start: []}
     queue = deque([start])
     while queue:
-        node = queue.popleft()
-        for nxt, pair in sorted(after.get(node, {}).items()):
+        current = queue.popleft()
+        for nxt, pair in sorted(after.get(current, {}).items()):
             if nxt not in paths:
-                paths[nxt] = [*paths[node], pair]
+                paths[nxt] = [*paths[current], pair]
                 queue.append(nxt)
     del paths[start]
     return paths
