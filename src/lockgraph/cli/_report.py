@@ -16,7 +16,7 @@ from lockgraph.report import Report, write_report
 HELP = "render the findings of a data file (or of traces) in any format"
 
 # The formats that read only the findings; every other one needs the graph too.
-_FINDINGS_ONLY = {"text", "json", "sarif", "html"}
+_FINDINGS_ONLY = {"text", "json", "sarif"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
