@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from lockgraph.engine import Engine, Finding, Run, analyze
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources import FORMATS, read_traces
-from lockgraph.store import load_findings, load_run, read_meta
+from lockgraph.store import graph_counts, load_findings, load_run, read_meta
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -43,6 +43,13 @@ class Loaded:
     events: int = 0
     run_loader: Callable[[], Run] | None = None
     _run: Run | None = field(default=None, repr=False)
+    counts_loader: Callable[[], tuple[int, int, int]] | None = None
+    """(lock classes, dependencies, tasks) without reading the run (a data file)."""
+
+    def counts(self) -> tuple[int, int, int] | None:
+        if self._run is None and self.counts_loader is not None:
+            return self.counts_loader()
+        return None
 
     @staticmethod
     def of_run(run: Run, sources: list[str], events: int | None = None) -> Loaded:
@@ -148,6 +155,7 @@ def load_data_file(path: str) -> Loaded:
         json.loads(meta.get("sources", "[]")),
         int(meta.get("events", "0")),
         lambda: load_run(path),
+        counts_loader=lambda: graph_counts(path),
     )
 
 

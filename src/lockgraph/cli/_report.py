@@ -15,8 +15,9 @@ from lockgraph.report import Report, write_report
 
 HELP = "render the findings of a data file (or of traces) in any format"
 
-# The formats that read only the findings; every other one needs the graph too.
-_FINDINGS_ONLY = {"text", "json", "sarif"}
+# The formats that read only the findings (html: and the graph's size); every other
+# one needs the graph too.
+_FINDINGS_ONLY = {"text", "json", "sarif", "html"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         loaded.sources,
         loaded.events,
         render_options(args),
+        loaded.counts() if args.format == "html" else None,
     )
     write_report(report, args.format, args.output)
     return 1 if report.reported else 0

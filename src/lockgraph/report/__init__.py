@@ -51,6 +51,16 @@ class Report:
     sources: list[str] = field(default_factory=list)
     events: int = 0
     options: RenderOptions = field(default_factory=RenderOptions)
+    graph_counts: tuple[int, int, int] | None = None
+    """(lock classes, dependencies, tasks) when the run itself was not read."""
+
+    def counts(self) -> tuple[int, int, int] | None:
+        """(lock classes, dependencies, tasks) of the graph, if known."""
+        if self.run is not None:
+            graph = self.run.graph
+            deps = sum(1 for e in graph.edges.values() if e.bits)
+            return len(graph.classes), deps, len(self.run.tasks)
+        return self.graph_counts
 
     @property
     def shown(self) -> list[Finding]:

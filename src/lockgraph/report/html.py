@@ -105,11 +105,11 @@ def _header(report: Report, title: str) -> str:
     stats = []
     if report.events:
         stats.append(f"{report.events:,} events")
-    if report.run is not None:
-        graph = report.run.graph
-        deps = sum(1 for e in graph.edges.values() if e.bits)
-        stats.append(f"{len(graph.classes):,} lock classes, {deps:,} dependencies")
-        stats.append(f"{len(report.run.tasks):,} tasks")
+    counts = report.counts()
+    if counts is not None:
+        classes, deps, tasks = counts
+        stats.append(f"{classes:,} lock classes, {deps:,} dependencies")
+        stats.append(f"{tasks:,} tasks")
     verdict = (
         f"{len(reported)} finding{'s' if len(reported) != 1 else ''}" if reported else "no findings"
     )
