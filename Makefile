@@ -37,7 +37,8 @@ unit: setup system-packages
 test: lint typecheck unit
 
 bench: setup system-packages
-	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/html_report.py --browser --data-file
+	$(BIN)/python benchmarks/analyze_throughput.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

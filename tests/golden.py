@@ -1,10 +1,11 @@
 """Golden files: a report's expected output, kept under ``tests/golden/``.
 
-A test renders a report and calls ``check_golden(name, text)``. When the output
+A test renders a report and calls ``check_golden(name, text)`` (files in
+``tests/golden/formats/``). When the output
 changes on purpose, regenerate the files and review the diff before committing::
 
-    LOCKGRAPH_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_golden.py
-    git diff tests/golden/
+    LOCKGRAPH_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/report/test_formats_golden.py
+    git diff tests/golden/formats/
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import difflib
 import os
 from pathlib import Path
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent / "golden" / "formats"
 UPDATE = os.environ.get("LOCKGRAPH_UPDATE_GOLDEN") == "1"
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine, Finding, Run, analyze
 from lockgraph.errors import InputError, UsageError
-from lockgraph.sources import FORMATS, read_traces
+from lockgraph.sources import FORMATS, detect_format, read_traces
+from lockgraph.sources.files import GZIP_MAGIC
 from lockgraph.store import graph_counts, load_findings, load_run, read_meta
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -145,7 +146,24 @@ def load(
         for kind in _KINDS:
             if kind.sniff(paths[0], head):
                 return kind.load(paths)
+        _check_trace(paths[0], head)
     return load_traces(paths, input_format, on_error)
+
+
+def _check_trace(path: str, head: bytes) -> None:
+    """Say what a file is not when it is neither a data file nor a trace."""
+    if path == "-" or head.startswith(GZIP_MAGIC):
+        return  # stdin, or compressed: the trace reader looks inside
+    first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip("\ufeff")
+    try:
+        detect_format(path, first)
+    except InputError:
+        raise InputError(
+            path,
+            1,
+            "neither a lockgraph data file (not an SQLite database) nor a trace "
+            "(expected a 'lockgraph-trace 1' header or STD 'T|op(x)|loc' lines)",
+        ) from None
 
 
 def load_data_file(path: str) -> Loaded:
@@ -176,6 +194,8 @@ def _head(path: str) -> bytes:
     try:
         with open(path, "rb") as f:
             return f.read(4096)
+    except FileNotFoundError:
+        raise InputError(path, 0, "cannot open: no such file") from None
     except OSError as exc:
         raise InputError(path, 0, f"cannot open: {exc.strerror or exc}") from None
 

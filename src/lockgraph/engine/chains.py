@@ -48,9 +48,15 @@ class ClassChain:
 
 
 class InstanceChain:
-    """A node of the instance chain trie."""
+    """A node of the instance chain trie: the fast path's only lookup.
 
-    __slots__ = ("next",)
+    It points at its class chain node, so a hit needs no second lookup; ``slow`` says
+    the acquisition needs a look every time (its class is already held).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("chain", "next", "slow")
+
+    def __init__(self, chain: ClassChain) -> None:
+        self.chain = chain
         self.next: dict[LockUse, InstanceChain] = {}
+        self.slow = bool(chain.flags & RECURSION)

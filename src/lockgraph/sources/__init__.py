@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lockgraph.engine import Engine
 from lockgraph.errors import InputError, UsageError
-from lockgraph.sources.files import open_text, read_errors
+from lockgraph.sources.files import open_binary, read_errors
 from lockgraph.sources.std import StdReader, looks_like_std
 from lockgraph.sources.trace import HEADER, TraceReader
 
@@ -54,9 +54,10 @@ def read_traces(
     for path in paths:
         namespace = f"{_stem(path)}:" if several else ""
         try:
-            with open_text(path) as stream:
+            with open_binary(path) as stream:
                 first = stream.readline()
-                kind = fmt if fmt != "auto" else detect_format(path, first)
+                text = first.decode("utf-8", "replace")
+                kind = fmt if fmt != "auto" else detect_format(path, text)
                 reader: TraceReader | StdReader
                 if kind == "lockgraph":
                     reader = TraceReader(engine, path, namespace, on_error)

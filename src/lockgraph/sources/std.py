@@ -19,15 +19,13 @@ the site ``location N``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
+from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
-
-MEMO_LIMIT = 1_000_000
-
-Action = tuple[Callable[..., None], object, object, object] | None
+from lockgraph.sources.trace import text_of
 
 _IGNORED = {"r", "w", "req", "begin", "end", "branch", "dummy"}
 
@@ -57,40 +55,22 @@ class StdReader:
         self.lines = 0
         self.events = 0
 
-    def read(self, stream: Iterable[str]) -> None:
-        memo: dict[str, Action] = {}
-        parse = self._parse
-        acquire = self.engine.acquire
-        release = self.engine.release
-        lineno = 0
-        events = 0
-        for lineno, line in enumerate(stream, 1):
-            if line in memo:
-                action = memo[line]
-            else:
-                try:
-                    action = parse(line, lineno)
-                except InputError as exc:
-                    if self.on_error is None:
-                        raise
-                    self.on_error(exc)
-                    continue
-                if len(memo) < MEMO_LIMIT:
-                    memo[line] = action
-            if action is None:
-                continue
-            fn, a, b, c = action
-            if fn is acquire:
-                acquire(a, b, c)  # type: ignore[arg-type]
-            elif fn is release:
-                release(a, b, c)  # type: ignore[arg-type]
-            else:
-                fn(a, b, c)
-            events += 1
-        self.lines = lineno
-        self.events += events
+    def read(self, stream: Iterable[str | bytes]) -> None:
+        """Read the lines of a file (bytes or text, newlines kept)."""
+        before = self.engine.index
+        self.lines = self.engine.replay(stream, {}, self._parse_line)
+        self.events += self.engine.index - before
 
-    def _parse(self, line: str, lineno: int) -> Action:
+    def _parse_line(self, line: Hashable, lineno: int) -> Action | None:
+        try:
+            return self._parse(text_of(line), lineno)
+        except InputError as exc:
+            if self.on_error is None:
+                raise
+            self.on_error(exc)
+            return None
+
+    def _parse(self, line: str, lineno: int) -> Action | None:
         text = line.rstrip("\r\n")
         parts = text.split("|")
         if len(parts) != 3:
@@ -115,9 +95,9 @@ class StdReader:
         site = self._site(loc.strip())
         engine = self.engine
         if kind == "acq":
-            return (engine.acquire, self._task(thread), self._lock(operand)[1], site)
+            return (ACQUIRE, self._task(thread), self._lock(operand)[1], site)
         if kind == "rel":
-            return (engine.release, self._task(thread), self._lock(operand)[0], site)
+            return (RELEASE, self._task(thread), self._lock(operand)[0], site)
         if kind == "fork":
             return (engine.fork, self._task(thread), self._task(self._child(operand)), site)
         if kind == "join":

@@ -10,20 +10,18 @@ replays the parsed action afterwards, which is what makes reading fast.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import TextIO
 from urllib.parse import quote, unquote
 
 from lockgraph.engine import ClassKind, Engine, Frame, LockClass, LockInstance, LockUse, Mode
+from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
 
 HEADER = "lockgraph-trace"
 VERSION = 1
-MEMO_LIMIT = 1_000_000
-"""Distinct event lines remembered; beyond it lines are parsed every time."""
 
-Action = tuple[Callable[..., None], object, object, object]
 
 _FRAME = re.compile(r"^(?P<file>.+):(?P<line>\d+)(?::(?P<func>.*))?$")
 
@@ -78,39 +76,22 @@ class TraceReader:
         self.lines = 0
         self.events = 0
 
-    def read(self, lines: Iterable[str]) -> None:
+    def read(self, lines: Iterable[str | bytes]) -> None:
+        """Read the lines of a file (bytes or text, newlines kept)."""
         stream = iter(lines)
-        first = next(stream, "")
-        self.lines = 1
-        check_header(self.path, first)
-        memo: dict[str, Action] = {}
-        parse = self._parse
-        engine = self.engine
-        acquire = engine.acquire
-        lineno = 1
-        events = 0
-        for lineno, line in enumerate(stream, 2):
-            action = memo.get(line)
-            if action is None:
-                try:
-                    action = parse(line, lineno)
-                except InputError as exc:
-                    if self.on_error is None:
-                        raise
-                    self.on_error(exc)
-                    continue
-                if action is None:
-                    continue
-                if len(memo) < MEMO_LIMIT:
-                    memo[line] = action
-            fn, a, b, c = action
-            if fn is acquire:
-                acquire(a, b, c)  # type: ignore[arg-type]
-            else:
-                fn(a, b, c)
-            events += 1
-        self.lines = lineno
-        self.events += events
+        check_header(self.path, text_of(next(stream, "")))
+        before = self.engine.index
+        self.lines = 1 + self.engine.replay(stream, {}, self._parse_line, first_line=2)
+        self.events += self.engine.index - before
+
+    def _parse_line(self, line: Hashable, lineno: int) -> Action | None:
+        try:
+            return self._parse(text_of(line), lineno)
+        except InputError as exc:
+            if self.on_error is None:
+                raise
+            self.on_error(exc)
+            return None
 
     # -- parsing ---------------------------------------------------------------
 
@@ -193,14 +174,14 @@ class TraceReader:
         args, site = self._args(tokens, lineno, 2, 3)
         mode = self._mode(args[3], lineno) if len(args) > 3 else Mode.WRITE
         use = self._use(self._lock(args[2]), mode, trylock)
-        return (self.engine.acquire, self._task(args[1]), use, site)
+        return (ACQUIRE, self._task(args[1]), use, site)
 
     def _try(self, tokens: list[str], lineno: int) -> Action:
         return self._acq(tokens, lineno, trylock=True)
 
     def _rel(self, tokens: list[str], lineno: int) -> Action:
         args, site = self._args(tokens, lineno, 2, 2)
-        return (self.engine.release, self._task(args[1]), self._lock(args[2]), site)
+        return (RELEASE, self._task(args[1]), self._lock(args[2]), site)
 
     def _wait(self, tokens: list[str], lineno: int) -> Action:
         args, site = self._args(tokens, lineno, 2, 2)
@@ -299,6 +280,10 @@ _DECLARATIONS: dict[str, Callable[[TraceReader, list[str], int], None]] = {
     "task": TraceReader._declare_task,
     "site": TraceReader._declare_site,
 }
+
+
+def text_of(line: object) -> str:
+    return line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
 
 
 def check_header(path: str, line: str) -> None:

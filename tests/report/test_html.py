@@ -126,49 +126,55 @@ def test_page_in_chromium(tmp_path: Path) -> None:
     result = run_cli("report", "--format", "html", "--show-pruned", "-o", str(out), str(BANK))
     assert result.returncode == 1, result.stderr
     findings = load([str(BANK)]).findings
+    total = len(findings)
+    reported = [f for f in findings if not f.pruned]
     first = findings[0]
-    assert first.kind == "circular-dependency" and len(first.dependencies) == 3
+    assert first.kind == "circular-dependency" and len(first.dependencies) >= 2
+    assert any(f.kind == "wait-cycle" for f in findings)
     with browser_page() as page:
         problems = _open(page, out)
         # the summary, the list, the first finding drawn with both stacks of each edge
-        assert "3 findings" in page.inner_text("#summary")
-        assert page.locator("li.finding").count() == len(findings) == 4
+        assert f"{len(reported)} findings" in page.inner_text("#summary")
+        assert page.locator("li.finding").count() == total
         assert page.locator("li.finding.active").get_attribute("id") == first.id
-        assert page.locator("#graph svg g.node").count() == 3
-        assert page.locator("#graph svg g.arc").count() == 3
-        assert page.locator("#detail-body .dep").count() == 3
-        assert page.locator("#detail-body .dep .stack").count() == 6
+        nodes = {c.name for c in first.classes}
+        assert page.locator("#graph svg g.node").count() == len(nodes)
+        assert page.locator("#graph svg g.arc").count() == len(first.dependencies)
+        assert page.locator("#detail-body .dep").count() == len(first.dependencies)
+        assert page.locator("#detail-body .dep .stack").count() == 2 * len(first.dependencies)
         holder = page.inner_text("#dep-0 .stack.holder")
         acquirer = page.inner_text("#dep-0 .stack.acquirer")
         w = first.dependencies[0].witness
         assert w.holder_site.frames[0].function in holder
         assert w.acquirer_site.frames[0].function in acquirer
         # a kind filter hides the findings of that kind
-        assert page.inner_text("#shown-count").startswith("4 of 4")
+        assert page.inner_text("#shown-count").startswith(f"{total} of {total}")
+        waits = sorted(f.id for f in findings if f.kind == "wait-cycle")
         page.click('.kind-filter[value="wait-cycle"]')
-        assert page.inner_text("#shown-count").startswith("2 of 4")
+        assert page.inner_text("#shown-count").startswith(f"{total - len(waits)} of {total}")
         hidden = page.locator("li.finding.hidden").evaluate_all("n => n.map(x => x.id)")
-        assert sorted(hidden) == sorted(f.id for f in findings if f.kind == "wait-cycle")
+        assert sorted(hidden) == waits
         page.screenshot(path=str(tmp_path / "filtered.png"))
         page.click('.kind-filter[value="wait-cycle"]')
-        assert page.inner_text("#shown-count").startswith("4 of 4")
+        assert page.inner_text("#shown-count").startswith(f"{total} of {total}")
         # search, and the lock-class filter
         page.fill("#search", findings[-1].id)
-        assert page.inner_text("#shown-count").startswith("1 of 4")
+        assert page.inner_text("#shown-count").startswith(f"1 of {total}")
         page.fill("#search", "")
         page.fill("#class-filter", "Account.lock")
         expected = sum(1 for f in findings if any(c.name == "Account.lock" for c in f.classes))
-        assert page.inner_text("#shown-count").startswith(f"{expected} of 4")
+        assert 0 < expected < total
+        assert page.inner_text("#shown-count").startswith(f"{expected} of {total}")
         page.fill("#class-filter", "")
         # clicking a node of the graph filters by its lock class
-        page.locator("#graph svg g.node", has_text="Ledger.lock").click()
-        assert page.input_value("#class-filter") == "Ledger.lock"
+        name = first.classes[0].name
+        page.locator(f'#graph svg g.node[data-name="{name}"]').click()
+        assert page.input_value("#class-filter") == name
         page.fill("#class-filter", "")
-        page.dispatch_event("#class-filter", "input")
         # clicking a finding draws it, and its anchor becomes the page's
-        page.locator("li.finding a").nth(3).click()
-        assert page.locator("li.finding.active").get_attribute("id") == findings[3].id
-        assert page.evaluate("decodeURIComponent(location.hash)") == "#" + findings[3].id
+        page.locator("li.finding a").nth(total - 1).click()
+        assert page.locator("li.finding.active").get_attribute("id") == findings[-1].id
+        assert page.evaluate("decodeURIComponent(location.hash)") == "#" + findings[-1].id
         page.screenshot(path=str(tmp_path / "bank.png"))
         assert (tmp_path / "bank.png").stat().st_size > 10_000
         assert problems == []

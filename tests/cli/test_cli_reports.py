@@ -65,7 +65,8 @@ def test_analyze_takes_the_new_formats() -> None:
     ("args", "message"),
     [
         (["report", "-f", "pdf", str(BANK)], "unknown report format 'pdf'"),
-        (["report", "nonexistent.trace"], "nonexistent.trace: cannot open"),
+        (["report", "nonexistent.trace"], "nonexistent.trace: cannot open: no such file"),
+        (["report", str(ROOT / "README.md")], "README.md:1: neither a lockgraph data file"),
         (["report", "-i", "xml", str(BANK)], "unknown input format 'xml'"),
         (["report", "-f", "html", "--finding", "zzz", str(BANK)], "no finding 'zzz'"),
         (["report", "--depth", "-1", "-f", "dot", str(BANK)], "--depth must be 0 or more"),
