@@ -11,7 +11,7 @@ side, and its lockdep-style text. That is what keeps a report of a graph of 10,0
 lock classes usable: the page holds the findings, never the whole graph.
 
 Each finding's list entry has the finding's id as its HTML id, so
-``report.html#circular-dependency:7e858f365f`` opens on that finding.
+``report.html#circular-dependency:fcd1e9d4a1`` opens on that finding.
 """
 
 from __future__ import annotations

@@ -263,7 +263,7 @@
       g.arcs.forEach(function (a) { next[a.source] = a.target; });
       var name = g.nodes[0].name;
       for (var i = 0; i < n; i++) {
-        var t = -Math.PI / 2 + (2 * Math.PI * i) / n;
+        var t = (n === 2 ? Math.PI : -Math.PI / 2) + (2 * Math.PI * i) / n;
         pos[name] = { x: r * Math.cos(t), y: ry * Math.sin(t) };
         name = next[name];
       }
