@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup system-packages demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Debian packages the report tests use: Graphviz's dot and a headless Chromium.
+# Idempotent; without root it says what to install and the tests that need them skip.
+system-packages:
+	bash scripts/install-system-packages.sh
 
 # Analyse the bundled example trace (exit status 1 means "findings", as expected here).
 demo: setup
@@ -25,13 +30,14 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+unit: setup system-packages
 	$(BIN)/python -m pytest
 
 # The whole suite: what CI runs (.ci/run).
 test: lint typecheck unit
 
-bench: setup
+bench: setup system-packages
+	$(BIN)/python benchmarks/html_report.py --browser --data-file
 	$(BIN)/python benchmarks/analyze_throughput.py
 
 clean:

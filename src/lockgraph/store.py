@@ -256,6 +256,16 @@ def load_findings(path: str) -> list[Finding]:
             raise DataError(f"Couldn't read data file {path!r}: bad finding: {exc}") from None
 
 
+def graph_counts(path: str) -> tuple[int, int, int]:
+    """(lock classes, dependencies, tasks) of a data file, without reading the run."""
+    with _open(path) as db:
+        _check(db, path)
+        classes = db.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
+        deps = db.execute("SELECT COUNT(*) FROM edges WHERE bits != 0").fetchone()[0]
+        tasks = db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+        return int(classes), int(deps), int(tasks)
+
+
 def load_run(path: str) -> Run:
     """The run stored in a data file (to combine, chart or re-analyse)."""
     with _open(path) as db:

@@ -53,6 +53,10 @@ def render_finding(f: Finding) -> str:
         body = _bad_unlock(f)
     elif f.kind == "held-at-exit":
         body = _held_at_exit(f)
+    elif f.kind == "order-violation":
+        body = _order_violation(f)
+    elif f.kind == "stale-order":
+        body = _stale_order(f)
     else:
         body = _generic(f)
     return _banner(f) + body + _footer(f)
@@ -72,7 +76,7 @@ def _footer(f: Finding) -> str:
     lines = []
     if f.count > 1:
         lines.append(f"(seen {f.count} times)")
-    if f.kind not in ("recursive-locking", "bad-unlock-balance", "held-at-exit"):
+    if f.kind not in ("recursive-locking", "bad-unlock-balance", "held-at-exit", "order-violation"):
         lines.extend(f.notes)
     return "".join(f"{line}\n" for line in lines)
 
@@ -263,6 +267,34 @@ def _held_at_exit(f: Finding) -> str:
     if f.site and f.site.frames:
         out.append(f"at: {f.site.render()}")
     out.extend(_held(f.task, f.held))
+    return "\n".join(out) + "\n"
+
+
+def _order_violation(f: Finding) -> str:
+    dep = f.dependencies[0]
+    w = dep.witness
+    out = [
+        f"{w.task} is trying to acquire lock:",
+        f" {_lock(dep.target, w.acquirer_instance, w.acquirer_mode)}, at:",
+        *_frames(w.acquirer_site),
+        "",
+        "while holding lock:",
+        f" {_lock(dep.source, w.holder_instance, w.holder_mode)}, at:",
+        *_frames(w.holder_site),
+        "",
+        f"dependency: {dep.source} -> {dep.target} [{', '.join(dep.types)}]"
+        f"{f'; seen {dep.count} times' if dep.count > 1 else ''}",
+    ]
+    out.extend(f.notes[:1])
+    out.extend(f.notes[1:])
+    return "\n".join(out) + "\n"
+
+
+def _stale_order(f: Finding) -> str:
+    out = [f"declared at: {f.site.render() if f.site else '?'}"]
+    if len(f.classes) == 2:
+        out.append(f"  ->{f.classes[0].name}")
+        out.append(f"    ->{f.classes[1].name}")
     return "\n".join(out) + "\n"
 
 
