@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from lockgraph.engine import ClassKind, Run
 from lockgraph.engine.findings import SiteView
-from lockgraph.engine.graph import Edge
+from lockgraph.engine.graph import Edge, components
 
 SITE_COLUMN = 40
 """Where the annotation column starts (kernel comments align them with tabs)."""
@@ -90,52 +90,6 @@ def derive(run: Run, events: bool = False) -> Chart:
     chart.dependencies = sum(map(len, reduced))
     _draw(chart, names, reduced, edges, run)
     return chart
-
-
-def components(n: int, succ: list[list[int]]) -> list[int]:
-    """Strongly connected component of each node (iterative Tarjan)."""
-    index = [-1] * n
-    low = [0] * n
-    comp = [-1] * n
-    on_stack = [False] * n
-    stack: list[int] = []
-    counter = 0
-    ncomp = 0
-    for root in range(n):
-        if index[root] >= 0:
-            continue
-        work = [(root, 0)]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack[root] = True
-        while work:
-            node, i = work[-1]
-            if i < len(succ[node]):
-                work[-1] = (node, i + 1)
-                nxt = succ[node][i]
-                if index[nxt] < 0:
-                    index[nxt] = low[nxt] = counter
-                    counter += 1
-                    stack.append(nxt)
-                    on_stack[nxt] = True
-                    work.append((nxt, 0))
-                elif on_stack[nxt]:
-                    low[node] = min(low[node], index[nxt])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                while True:
-                    member = stack.pop()
-                    on_stack[member] = False
-                    comp[member] = ncomp
-                    if member == node:
-                        break
-                ncomp += 1
-    return comp
 
 
 def topological(n: int, succ: list[list[int]]) -> list[int]:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from lockgraph.engine import Finding, Run
 from lockgraph.errors import LockgraphError, UsageError
@@ -155,16 +155,8 @@ def open_output(output: str) -> Iterator[TextIO]:
         yield sys.stdout
         sys.stdout.flush()
         return
-    tmp = f"{output}.lockgraph-tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            yield out
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise LockgraphError(f"Couldn't write report {output!r}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with _replace_when_done(output, "w") as out:
+        yield cast(TextIO, out)
 
 
 @contextmanager
@@ -175,9 +167,17 @@ def open_binary_output(output: str, fmt: str) -> Iterator[BinaryIO]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
         return
+    with _replace_when_done(output, "wb") as out:
+        yield cast(BinaryIO, out)
+
+
+@contextmanager
+def _replace_when_done(output: str, mode: str) -> Iterator[IO[Any]]:
+    """Write beside ``output`` and rename over it at the end; remove it on failure."""
     tmp = f"{output}.lockgraph-tmp"
     try:
-        with open(tmp, "wb") as out:
+        encoding = None if "b" in mode else "utf-8"
+        with open(tmp, mode, encoding=encoding, newline=None if "b" in mode else "\n") as out:
             yield out
         os.replace(tmp, output)
     except OSError as exc:

@@ -19,13 +19,13 @@ the site ``location N``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
 from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
-from lockgraph.sources.trace import text_of
+from lockgraph.sources.lines import LineReader
 
 _IGNORED = {"r", "w", "req", "begin", "end", "branch", "dummy"}
 
@@ -35,7 +35,7 @@ def looks_like_std(line: str) -> bool:
     return len(parts) == 3 and ("(" in parts[1] or parts[1].startswith(("begin", "end")))
 
 
-class StdReader:
+class StdReader(LineReader):
     """Feeds one STD file into an engine."""
 
     def __init__(
@@ -45,32 +45,12 @@ class StdReader:
         namespace: str = "",
         on_error: Callable[[InputError], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self.path = path
-        self.namespace = namespace
-        self.on_error = on_error
+        super().__init__(engine, path, namespace, on_error)
         self.tasks: dict[str, Task] = {}
         self.locks: dict[str, tuple[LockInstance, LockUse]] = {}
         self.sites: dict[str, Stack] = {}
-        self.lines = 0
-        self.events = 0
 
-    def read(self, stream: Iterable[str | bytes]) -> None:
-        """Read the lines of a file (bytes or text, newlines kept)."""
-        before = self.engine.index
-        self.lines = self.engine.replay(stream, {}, self._parse_line)
-        self.events += self.engine.index - before
-
-    def _parse_line(self, line: Hashable, lineno: int) -> Action | None:
-        try:
-            return self._parse(text_of(line), lineno)
-        except InputError as exc:
-            if self.on_error is None:
-                raise
-            self.on_error(exc)
-            return None
-
-    def _parse(self, line: str, lineno: int) -> Action | None:
+    def parse(self, line: str, lineno: int) -> Action | None:
         text = line.rstrip("\r\n")
         parts = text.split("|")
         if len(parts) != 3:

@@ -10,7 +10,7 @@ replays the parsed action afterwards, which is what makes reading fast.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 from urllib.parse import quote, unquote
 
@@ -18,6 +18,7 @@ from lockgraph.engine import ClassKind, Engine, Frame, LockClass, LockInstance, 
 from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
+from lockgraph.sources.lines import LineReader, text_of
 
 HEADER = "lockgraph-trace"
 VERSION = 1
@@ -50,7 +51,7 @@ def format_frame(frame: Frame) -> str:
     return encode(f"{frame.file}:{frame.line}:{frame.function}")
 
 
-class TraceReader:
+class TraceReader(LineReader):
     """Feeds one file in lockgraph's format into an engine."""
 
     def __init__(
@@ -60,12 +61,7 @@ class TraceReader:
         namespace: str = "",
         on_error: Callable[[InputError], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self.path = path
-        self.namespace = namespace
-        """Prefix of task and lock names (several files in one analysis)."""
-        self.on_error = on_error
-        """Called for each bad line instead of stopping (``--keep-going``)."""
+        super().__init__(engine, path, namespace, on_error)
         self.tasks: dict[str, Task] = {}
         self.classes: dict[str, LockClass] = {}
         self.locks: dict[str, LockInstance] = {}
@@ -73,29 +69,16 @@ class TraceReader:
         self.uses: dict[tuple[int, Mode, bool], LockUse] = {}
         self.used: set[str] = set()
         """Ids referred to by events: they may not be declared afterwards."""
-        self.lines = 0
-        self.events = 0
 
     def read(self, lines: Iterable[str | bytes]) -> None:
         """Read the lines of a file (bytes or text, newlines kept)."""
         stream = iter(lines)
         check_header(self.path, text_of(next(stream, "")))
-        before = self.engine.index
-        self.lines = 1 + self.engine.replay(stream, {}, self._parse_line, first_line=2)
-        self.events += self.engine.index - before
-
-    def _parse_line(self, line: Hashable, lineno: int) -> Action | None:
-        try:
-            return self._parse(text_of(line), lineno)
-        except InputError as exc:
-            if self.on_error is None:
-                raise
-            self.on_error(exc)
-            return None
+        self.replay(stream, first_line=2)
 
     # -- parsing ---------------------------------------------------------------
 
-    def _parse(self, line: str, lineno: int) -> Action | None:
+    def parse(self, line: str, lineno: int) -> Action | None:
         tokens = line.split()
         if not tokens or tokens[0].startswith("#"):
             return None
@@ -280,10 +263,6 @@ _DECLARATIONS: dict[str, Callable[[TraceReader, list[str], int], None]] = {
     "task": TraceReader._declare_task,
     "site": TraceReader._declare_site,
 }
-
-
-def text_of(line: object) -> str:
-    return line.decode("utf-8", "replace") if isinstance(line, bytes) else str(line)
 
 
 def check_header(path: str, line: str) -> None:
