@@ -87,12 +87,17 @@ class Activation:
     function: str | None = None
     depth: int = 0
     slots: dict[str, int] = field(default_factory=dict)
+    conditions: frozenset[str] = frozenset()
+    """The local condition names of its steps."""
+    fixed: set[int] = field(default_factory=set)
+    """Slots of condition parameters: set by the caller, kept across ``retry``."""
 
     @property
     def mask(self) -> int:
         m = 0
         for slot in self.slots.values():
-            m |= 1 << slot
+            if slot not in self.fixed:
+                m |= 1 << slot
         return m
 
 
@@ -187,6 +192,7 @@ class _Compiler:
         decl = self.sc.tasks[name]
         self._start(decl.node, decl.mm, symbolic=False)
         root = self._activation(f"task {name}", decl.label, 0, None, "task", True)
+        root.conditions = condition_names(decl.steps)
         self._body(root, decl.steps, {}, None)
         self._emit(END, decl.line, root)
         return Program(name, decl.label, decl.node, decl.mm, self.code)
@@ -195,7 +201,7 @@ class _Compiler:
         self._start("", "<mm>", symbolic=True)
         args = tuple(f"<{p}>" for p in func.params)
         root = self._activation(f"task {func.name}", func.name, 0, None, "task", True)
-        self._call(root, func, args, None, func.line)
+        self._call(root, func, args, {}, None, func.line)
         self._emit(END, func.line, root)
         return Program(func.name, f"{func.name}(...)", "", "<mm>", self.code, standalone=True)
 
@@ -292,9 +298,8 @@ class _Compiler:
             func = self.sc.functions.get(step.function)
             if func is None:
                 raise self.error(line, f"unknown function {step.function!r}", act)
-            args = tuple(self._value(a, env) for a in step.args)
             slot = self._slot(act, step.result) if step.result else None
-            self._call(act, func, args, slot, line)
+            self._call(act, func, step.args, env, slot, line)
         elif isinstance(step, FaultStep):
             self._fault(act, step, env)
         elif isinstance(step, EventStep):
@@ -354,14 +359,20 @@ class _Compiler:
             head.target = else_pc
 
     def _call(
-        self, act: Activation, func: Function, args: tuple[str, ...], ret: int | None, line: int
+        self,
+        act: Activation,
+        func: Function,
+        raw: tuple[str, ...],
+        env: dict[str, str],
+        ret: int | None,
+        line: int,
     ) -> None:
-        if len(args) != len(func.params):
+        if len(raw) != len(func.params):
             raise self.error(
                 line,
                 f"{func.name} takes {len(func.params)} argument"
                 f"{'' if len(func.params) == 1 else 's'} ({', '.join(func.params)}),"
-                f" {len(args)} given",
+                f" {len(raw)} given",
                 act,
             )
         a: Activation | None = act
@@ -370,11 +381,46 @@ class _Compiler:
                 raise self.error(line, f"recursive call of {func.name}", act)
             a = a.parent
         self.reached.add(func.name)
+        conditions = condition_names(func.steps)
+        args = tuple(r if p in conditions else self._value(r, env) for p, r in zip(func.params, raw))
         display = f"{func.name}({', '.join(args)})"
         callee = self._activation(func.name, display, line, act, "call", func.neutral, func.name)
+        callee.conditions = conditions
         if ret is not None:
             self._emit(SET, line, act, slot=ret, value=False)
-        self._body(callee, func.steps, dict(zip(func.params, args)), ret)
+        callee_env: dict[str, str] = {}
+        for param, arg in zip(func.params, args):
+            if param in conditions:
+                self._pass_condition(act, callee, param, arg, line)
+            else:
+                callee_env[param] = arg
+        self._body(callee, func.steps, callee_env, ret)
+
+    def _pass_condition(
+        self, act: Activation, callee: Activation, param: str, arg: str, line: int
+    ) -> None:
+        """Bind a condition parameter: ``true``, ``false``, or the caller's condition's value."""
+        slot = self._slot(callee, param)
+        callee.fixed.add(slot)
+        if arg in ("true", "false"):
+            self._emit(SET, line, act, slot=slot, value=arg == "true")
+            return
+        if _symbolic(arg):
+            return  # a function walked alone: both values are explored
+        if arg not in act.conditions:
+            raise self.error(
+                line,
+                f"argument {arg!r} for condition parameter {param!r} must be true, false"
+                " or a condition of the caller",
+                act,
+            )
+        # Passing forces the caller's choice now, so both sides agree on it later.
+        branch = self._emit(BRANCH, line, act, slot=self._slot(act, arg), value=False)
+        self._emit(SET, line, act, slot=slot, value=True)
+        jump = self._emit(JUMP, line, act)
+        branch.target = len(self.code)
+        self._emit(SET, line, act, slot=slot, value=False)
+        jump.target = len(self.code)
 
     def _fault(self, act: Activation, step: FaultStep, env: dict[str, str]) -> None:
         name = self._value(step.mapping, env)
@@ -395,7 +441,7 @@ class _Compiler:
             func = self.sc.functions.get(call.function)
             if func is None:
                 raise self.error(mapping.line, f"unknown function {call.function!r}")
-            self._call(fault, func, call.args, ret, mapping.line)
+            self._call(fault, func, call.args, {}, ret, mapping.line)
         self._emit(UNLOCK, step.line, fault, lock=mm_lock, text="unlock")
         self._emit(LEAVE, 0, fault, text=fault.display, value=True)
         enter.mask = fault.mask
@@ -499,6 +545,24 @@ class _Compiler:
                 label += f"@{self.node or '-'}"
             self.events.append(EventInfo(eid, decl, instance, self.node, label))
         return eid
+
+
+def condition_names(steps: tuple[Step, ...]) -> frozenset[str]:
+    """Every local condition a list of steps mentions."""
+    names: set[str] = set()
+    for step in steps:
+        if isinstance(step, IfStep):
+            if step.cond.flag is not None:
+                names.add(step.cond.flag)
+            names |= condition_names(step.then) | condition_names(step.orelse)
+        elif isinstance(step, SetStep):
+            names.add(step.flag)
+        elif isinstance(step, ReturnStep) and step.value not in (None, "true", "false"):
+            assert step.value is not None
+            names.add(step.value)
+        elif isinstance(step, (CallStep, FaultStep)) and step.result:
+            names.add(step.result)
+    return frozenset(names)
 
 
 def _symbolic(name: str) -> bool:
