@@ -657,7 +657,7 @@ class Explorer:
             shown_mode = f" {MODE_NAMES[m]}" if self._shows_mode(ins.lock) else " it"
             w.holders.append((self.names[j], f"{how}{shown_mode}".rstrip()))
         for j, m in pending.get(ins.lock, ()):
-            if j in blockers:
+            if j in blockers and j != i:
                 w.holders.append((self.names[j], f"is queued for {MODE_NAMES[m]} before it"))
         if queued:
             w.what += ", queued"

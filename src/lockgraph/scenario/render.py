@@ -233,10 +233,8 @@ def explore_text(
 ) -> None:
     lines = _header(compiled)
     how = "with partial-order reduction" if result.reduced else "without reduction"
-    stats = (
-        f"{result.states} state{_s(result.states)}, {result.transitions} transition"
-        f"{_s(result.transitions)}, {how}, {result.seconds:.2f} s"
-    )
+    moves = f"{result.transitions} transition{_s(result.transitions)}, {how}, {result.seconds:.2f} s"
+    stats = f"{result.states} state{_s(result.states)}, {moves}"
     lines.append("")
     if result.verdict in ("deadlock", "hang"):
         word = "DEADLOCK" if result.verdict == "deadlock" else "HANG"
@@ -253,11 +251,11 @@ def explore_text(
         lines.append("")
         lines.append(" *** DEADLOCK ***" if result.verdict == "deadlock" else " *** HANG ***")
     elif result.verdict == "none":
-        lines.append(f"no deadlock in {result.states} states ({stats})")
+        lines.append(f"no deadlock in {result.states} states ({moves})")
     else:
         lines.append(
             f"no deadlock in the first {result.states} states: the state limit was reached,"
-            f" the answer is incomplete ({stats})"
+            f" the answer is incomplete ({moves})"
         )
     for kind, task, detail, line in result.findings:
         lines.append(f"also seen: {kind}: {task}: {detail} (line {line})")
