@@ -339,7 +339,7 @@ class _Feeder:
             )
         if not extra or not act.neutral or act.kind == "task":
             return
-        context = f"return from {act.display}"
+        context = act.display
         self._record(
             Finding(
                 kind="held-at-exit",

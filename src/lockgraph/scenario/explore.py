@@ -94,6 +94,8 @@ class ScheduleStep:
     """Calls entered since this task's previous step, outermost first, indented."""
     line: int
     outcome: str = ""
+    depth: int = 0
+    """How deep in calls the step is (the indentation of its row)."""
 
 
 @dataclass
@@ -534,7 +536,7 @@ class Explorer:
         ins = self.codes[i][pc]
         context = self._context(i, ins, shown)
         action, outcome = self._action(i, ins, choice, state, table)
-        return ScheduleStep(i, choice, action, context, ins.line, outcome)
+        return ScheduleStep(i, choice, action, context, ins.line, outcome, _depth(ins))
 
     def _context(self, i: int, ins: Instr, shown: list[list[int]]) -> list[str]:
         chain = []
@@ -607,7 +609,9 @@ class Explorer:
             shown[i] = last_ctx[i]
             context = self._context(i, ins, shown)
             action, _ = self._action(i, ins, 0, state, table)
-            result.blocked.append(ScheduleStep(i, 0, action, context, ins.line, "blocked"))
+            result.blocked.append(
+                ScheduleStep(i, 0, action, context, ins.line, "blocked", _depth(ins))
+            )
             result.waiting.append(self._waiting(i, state, table, stuck[i]))
         cycle = _cycle(stuck)
         result.cycle = [self.names[i] for i in cycle]
@@ -664,6 +668,15 @@ class Explorer:
         return w
 
 
+def _depth(ins: Instr) -> int:
+    depth = 0
+    a = ins.act
+    while a is not None and a.kind != "task":
+        depth += 1
+        a = a.parent
+    return depth
+
+
 def _cycle(stuck: dict[int, list[int]]) -> list[int]:
     """A cycle in the wait-for graph of the stuck tasks, if there is one."""
     for start in stuck:
@@ -675,6 +688,7 @@ def _cycle(stuck: dict[int, list[int]]) -> list[int]:
             path.append(node)
             nexts = [j for j in stuck[node] if j in stuck]
             if not nexts:
+                node = -1
                 break
             node = nexts[0]
         if node in index:

@@ -9,6 +9,7 @@ in shown above its steps, then the wait-for cycle.
 from __future__ import annotations
 
 import json
+import re
 import os
 import sys
 from collections import Counter
@@ -76,7 +77,10 @@ def check_text(compiled: Compiled, result: CheckResult, show_pruned: bool, out: 
     for f in result.findings:
         if f.pruned and not show_pruned:
             continue
-        out.write(render_finding(f) + "\n")
+        text = render_finding(f)
+        if f.kind == "bad-unlock-balance" and len(f.key) > 1:
+            text += "".join(f"note: {n}\n" for n in f.notes)  # the wrong-mode unlock
+        out.write(text + "\n")
     out.write(functions_text(result) + "\n")
     out.write(_check_summary(result, show_pruned) + "\n")
 
@@ -198,7 +202,7 @@ def verdicts(
     for f in predicted.reported:
         if f.kind not in _CYCLE_KINDS:
             continue
-        names = {c.name for c in f.classes}
+        names = {re.sub(r"/\d+$", "", c.name) for c in f.classes}
         if result.verdict == "deadlock" and names and names <= waited:
             verdict = "real"
         elif f.instance_level == "class":
@@ -297,9 +301,7 @@ def schedule_table(compiled: Compiled, result: Exploration) -> list[str]:
 
 
 def _cell(step: ScheduleStep, for_ever: bool = False) -> list[str]:
-    depth = len(step.context[-1]) - len(step.context[-1].lstrip()) + 2 if step.context else 0
-    if not step.context and step.outcome != "blocked":
-        depth = 0
+    depth = 2 * step.depth
     outcome = {
         "waits": "  => waits",
         "blocked": "  => blocked",
