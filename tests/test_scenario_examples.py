@@ -193,7 +193,9 @@ def test_fsnotify_cycle_needs_the_oneshot_path() -> None:
     found = check(compiled)
     (cycle,) = [f for f in found.reported if f.kind == "circular-dependency"]
     nfsd = next(t for t in found.tasks if t.task == "nfsd")
-    oneshot = [n for n, d in zip(nfsd.engine_names, nfsd.decisions) if "oneshot=yes" in d]
+    oneshot = [
+        n for n, d in zip(nfsd.engine_names, nfsd.decisions, strict=False) if "oneshot=yes" in d
+    ]
     tasks = {d.witness.task for d in cycle.dependencies}
     assert tasks == {oneshot[0], "inotify"}
     assert any("oneshot=no" in d for d in nfsd.decisions)

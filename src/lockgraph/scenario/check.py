@@ -264,7 +264,10 @@ class _Feeder:
         return self.c.locks[lock].cls.key
 
     def _summarise_take(
-        self, frames: list[tuple[Activation, list[tuple[int, str, int, Stack]]]], lock: int, mode: str
+        self,
+        frames: list[tuple[Activation, list[tuple[int, str, int, Stack]]]],
+        lock: int,
+        mode: str,
     ) -> None:
         cls = self._cls(lock)
         for act, before in frames:
@@ -318,9 +321,7 @@ class _Feeder:
                 site=SiteView.of(site),
                 held=self._held_views(held),
                 event=self.engine.index,
-                notes=[
-                    f"{task.name} releases {info.label} as {mode}, but holds it as {held_mode}"
-                ],
+                notes=[f"{task.name} releases {info.label} as {mode}, but holds it as {held_mode}"],
             )
         )
 
@@ -386,7 +387,7 @@ def check(compiled: Compiled, limit: int = PATH_LIMIT) -> CheckResult:
         paths, truncated = walk(program, limit)
         base = program.task if not program.standalone else f"{program.task}(...)"
         names = [base] if len(paths) == 1 else [f"{base}#{k + 1}" for k in range(len(paths))]
-        for path, name in zip(paths, names):
+        for path, name in zip(paths, names, strict=False):
             feeder.feed(program, path, name)
         tasks.append(
             TaskPaths(

@@ -49,6 +49,7 @@ from lockgraph.scenario.program import (
     TRY,
     UNLOCK,
     WAIT,
+    Activation,
     Compiled,
     Instr,
     Program,
@@ -64,6 +65,8 @@ State = tuple[tuple[TaskState, ...], int]
 """Per-task states and the mask of set events."""
 Move = tuple[int, int]
 """(task, choice): choice is the value a branch takes, 0 otherwise."""
+Table = tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]]
+"""Per lock: its holders and its queued requests, as (task, mode) pairs."""
 
 
 class ExploreLimit(LockgraphError):
@@ -188,9 +191,7 @@ class Explorer:
             else:
                 return pc, known, vals
 
-    def _table(
-        self, tasks: tuple[TaskState, ...]
-    ) -> tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]]:
+    def _table(self, tasks: tuple[TaskState, ...]) -> Table:
         holders: dict[int, list[tuple[int, int]]] = {}
         pending: dict[int, list[tuple[int, int]]] = {}
         for j, (pc, _, _, held, queued) in enumerate(tasks):
@@ -235,7 +236,7 @@ class Explorer:
     def moves(
         self,
         state: State,
-        table: tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]],
+        table: Table,
     ) -> list[list[Move]]:
         """The enabled moves of each task."""
         tasks, events = state
@@ -262,14 +263,14 @@ class Explorer:
                 result.append([(i, 0)])
         return result
 
-    def apply(self, state: State, move: Move, table: object = None) -> State:
+    def apply(self, state: State, move: Move, table: Table | None = None) -> State:
         tasks, events = state
         i, choice = move
         pc, known, vals, held, queued = tasks[i]
         ins = self.codes[i][pc]
         op = ins.op
         if op == LOCK:
-            holders, pending = table if table is not None else self._table(tasks)  # type: ignore[misc]
+            holders, pending = table if table is not None else self._table(tasks)
             mode = self._modes[i][pc]
             if self._available(i, ins.lock, mode, holders, pending, queued):
                 held = (*held, (ins.lock, mode))
@@ -281,7 +282,7 @@ class Explorer:
             held = self._release(i, ins, held)
             pc += 1
         elif op == TRY:
-            holders, pending = table if table is not None else self._table(tasks)  # type: ignore[misc]
+            holders, pending = table if table is not None else self._table(tasks)
             mode = self._modes[i][pc]
             if self._available(i, ins.lock, mode, holders, pending, False):
                 held = (*held, (ins.lock, mode))
@@ -336,7 +337,7 @@ class Explorer:
     def stuck(
         self,
         state: State,
-        table: tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]],
+        table: Table,
         moves: list[list[Move]],
     ) -> dict[int, list[int]]:
         """Stuck tasks and, for each, the tasks it waits for (empty: nobody can help)."""
@@ -367,7 +368,7 @@ class Explorer:
         self,
         i: int,
         state: State,
-        table: tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]],
+        table: Table,
     ) -> list[int]:
         tasks, _ = state
         pc, _, _, _, queued = tasks[i]
@@ -460,9 +461,9 @@ class Explorer:
             enabled = [m for own in moves for m in own]
             chosen = self.persistent(state, moves) if reduce else enabled
             succ = [(m, self.apply(state, m, table)) for m in chosen]
-            if reduce and len(chosen) < len(enabled):
-                if any(s in on_stack for _, s in succ):
-                    succ = [(m, self.apply(state, m, table)) for m in enabled]
+            # The cycle proviso: never postpone the other tasks round a cycle for ever.
+            if reduce and len(chosen) < len(enabled) and any(s in on_stack for _, s in succ):
+                succ = [(m, self.apply(state, m, table)) for m in enabled]
             transitions += len(succ)
             return succ
 
@@ -529,10 +530,10 @@ class Explorer:
         state: State,
         move: Move,
         shown: list[list[int]],
-        table: tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]],
+        table: Table,
     ) -> ScheduleStep:
         i, choice = move
-        pc, _, _, held, queued = state[0][i]
+        pc, _, _, _held, _queued = state[0][i]
         ins = self.codes[i][pc]
         context = self._context(i, ins, shown)
         action, outcome = self._action(i, ins, choice, state, table)
@@ -540,7 +541,7 @@ class Explorer:
 
     def _context(self, i: int, ins: Instr, shown: list[list[int]]) -> list[str]:
         chain = []
-        a = ins.act
+        a: Activation | None = ins.act
         while a is not None and a.kind != "task":
             chain.append(a)
             a = a.parent
@@ -559,7 +560,7 @@ class Explorer:
         ins: Instr,
         choice: int,
         state: State,
-        table: tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]],
+        table: Table,
     ) -> tuple[str, str]:
         op = ins.op
         tasks = state[0]
@@ -582,9 +583,7 @@ class Explorer:
                 return text, "acquired" if queued else ""
             return text, "waits"
         if op == BRANCH:
-            slot_name = next(
-                (n for n, s in ins.act.slots.items() if s == ins.slot), f"#{ins.slot}"
-            )
+            slot_name = next((n for n, s in ins.act.slots.items() if s == ins.slot), f"#{ins.slot}")
             return f"if {slot_name}", "yes" if choice else "no"
         if op in (WAIT, SIGNAL, RESET):
             return f"{ins.text} {self.c.events[ins.event].label}", ""
@@ -631,7 +630,7 @@ class Explorer:
         self,
         i: int,
         state: State,
-        table: tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]],
+        table: Table,
         blockers: list[int],
     ) -> Waiting:
         tasks, _ = state
@@ -670,7 +669,7 @@ class Explorer:
 
 def _depth(ins: Instr) -> int:
     depth = 0
-    a = ins.act
+    a: Activation | None = ins.act
     while a is not None and a.kind != "task":
         depth += 1
         a = a.parent

@@ -42,7 +42,7 @@ from lockgraph.scenario.model import (
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # the same reader, for Python 3.10
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*\Z")
 RESERVED = {"true", "false", "not", "trylock"}
@@ -375,7 +375,7 @@ class _Reader:
         if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
             raise self.error(self.loc.line(*where, "steps"), "steps must be a list of strings")
         lines = [self.loc.item(i, *where, "steps") for i in range(len(raw))]
-        parsed = [(line, text.strip()) for line, text in zip(lines, raw)]
+        parsed = [(line, text.strip()) for line, text in zip(lines, raw, strict=False)]
         steps, pos, stop = self._block(parsed, 0, where)
         if stop is not None:
             line, word = stop

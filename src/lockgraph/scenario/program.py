@@ -42,8 +42,9 @@ LOCK, UNLOCK, TRY, WAIT, SIGNAL, RESET, BRANCH = range(7)
 SET, COPY, JUMP, RESTART, ENTER, LEAVE, END = range(7, 14)
 GLOBAL_OPS = frozenset({LOCK, UNLOCK, TRY, WAIT, SIGNAL, RESET})
 OP_NAMES = (
-    "lock unlock trylock wait signal reset branch set copy jump restart enter leave end"
-).split()
+    *("lock", "unlock", "trylock", "wait", "signal", "reset", "branch"),
+    *("set", "copy", "jump", "restart", "enter", "leave", "end"),
+)
 
 
 @dataclass(eq=False)
@@ -382,14 +383,17 @@ class _Compiler:
             a = a.parent
         self.reached.add(func.name)
         conditions = condition_names(func.steps)
-        args = tuple(r if p in conditions else self._value(r, env) for p, r in zip(func.params, raw))
+        args = tuple(
+            r if p in conditions else self._value(r, env)
+            for p, r in zip(func.params, raw, strict=True)
+        )
         display = f"{func.name}({', '.join(args)})"
         callee = self._activation(func.name, display, line, act, "call", func.neutral, func.name)
         callee.conditions = conditions
         if ret is not None:
             self._emit(SET, line, act, slot=ret, value=False)
         callee_env: dict[str, str] = {}
-        for param, arg in zip(func.params, args):
+        for param, arg in zip(func.params, args, strict=False):
             if param in conditions:
                 self._pass_condition(act, callee, param, arg, line)
             else:

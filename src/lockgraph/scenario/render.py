@@ -9,8 +9,8 @@ in shown above its steps, then the wait-for cycle.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -71,7 +71,7 @@ def check_text(compiled: Compiled, result: CheckResult, show_pruned: bool, out: 
         more = " (path limit reached: incomplete)" if t.truncated else ""
         lines.append(f"{what} {t.task}: {n} path{_s(n)}{more}")
         if n > 1:
-            for name, decisions in zip(t.engine_names, t.decisions):
+            for name, decisions in zip(t.engine_names, t.decisions, strict=False):
                 lines.append(f"  {name}: {', '.join(decisions) or '(no choices)'}")
     out.write("\n".join(lines) + "\n\n")
     for f in result.findings:
@@ -145,7 +145,8 @@ def check_json(compiled: Compiled, result: CheckResult, show_pruned: bool, out: 
                 "standalone": t.standalone,
                 "truncated": t.truncated,
                 "paths": [
-                    {"name": n, "decisions": d} for n, d in zip(t.engine_names, t.decisions)
+                    {"name": n, "decisions": d}
+                    for n, d in zip(t.engine_names, t.decisions, strict=False)
                 ],
             }
             for t in result.tasks
@@ -237,7 +238,9 @@ def explore_text(
 ) -> None:
     lines = _header(compiled)
     how = "with partial-order reduction" if result.reduced else "without reduction"
-    moves = f"{result.transitions} transition{_s(result.transitions)}, {how}, {result.seconds:.2f} s"
+    moves = (
+        f"{result.transitions} transition{_s(result.transitions)}, {how}, {result.seconds:.2f} s"
+    )
     stats = f"{result.states} state{_s(result.states)}, {moves}"
     lines.append("")
     if result.verdict in ("deadlock", "hang"):
@@ -316,7 +319,9 @@ def _cell(step: ScheduleStep, for_ever: bool = False) -> list[str]:
     return [*step.context, " " * depth + step.action + outcome]
 
 
-def _row(involved: list[int], width: dict[int, int], cols: dict[int, int], text: dict[int, str]) -> str:
+def _row(
+    involved: list[int], width: dict[int, int], cols: dict[int, int], text: dict[int, str]
+) -> str:
     parts = []
     for t in involved:
         parts.append(f"{text.get(t, ''):<{width[t] + 3}}")
