@@ -106,6 +106,11 @@ class Locator:
                 return self.keys[prefix]
             if prefix in self.tables:
                 return self.tables[prefix]
+            # [a.b] declares a without a header line of its own
+            inner = [line for t, line in self.tables.items() if t[:n] == prefix]
+            inner += [line for k, line in self.keys.items() if k[:n] == prefix]
+            if inner:
+                return min(inner)
         return 0
 
     def item(self, index: int, *path: str) -> int:
