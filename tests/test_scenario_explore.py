@@ -162,7 +162,9 @@ steps = ["call t2()"]
 """
     for reduce in (True, False):
         assert explore(text, reduce).verdict == "none"
-    assert explore(text.replace('"  unlock b",\n    "  retry",', '"  retry",')).verdict == "deadlock"
+    assert (
+        explore(text.replace('"  unlock b",\n    "  retry",', '"  retry",')).verdict == "deadlock"
+    )
 
 
 def test_waiting_while_holding_what_the_signaller_needs() -> None:
@@ -249,9 +251,9 @@ def test_schedule_replays_to_the_stuck_state() -> None:
 
 
 def test_partial_order_reduction_visits_fewer_states() -> None:
-    text = "[class.f]\nkind = \"mutex\"\ninstances = [" + ", ".join(
-        f'"f{i}"' for i in range(6)
-    ) + "]\n"
+    text = (
+        '[class.f]\nkind = "mutex"\ninstances = [' + ", ".join(f'"f{i}"' for i in range(6)) + "]\n"
+    )
     for i in range(6):
         a, b = sorted((i, (i + 1) % 6))
         text += f'[task.p{i}]\nsteps = ["lock f[f{a}]", "lock f[f{b}]", "unlock f[f{b}]", "unlock f[f{a}]"]\n'

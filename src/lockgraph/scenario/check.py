@@ -67,7 +67,8 @@ class FunctionSummary:
     """Class -> modes taken by the function or its callees."""
     called_holding: set[tuple[str, ...]] = field(default_factory=set)
     dependencies: set[tuple[str, str]] = field(default_factory=set)
-    """(class held by a caller, class taken inside)."""
+    """(class held, class taken inside the function or a callee): what it adds to the
+    graph, its callers' locks included."""
     returns_holding: set[str] = field(default_factory=set)
     releases_unheld: set[str] = field(default_factory=set)
     standalone: bool = False
@@ -233,7 +234,7 @@ class _Feeder:
             if what == "acq":
                 trylock = bool(ev[2])
                 engine.acquire(task, self.use(ins.lock, ins.subclass, ins.mode, trylock), ins.site)
-                self._summarise_take(frames, ins.lock, ins.mode)
+                self._summarise_take(frames, held, ins.lock, ins.mode)
                 held.append((ins.lock, ins.mode, ins.subclass, ins.site))
             elif what == "rel":
                 self._release(task, held, frames, ins.lock, ins.mode, ins.site)
