@@ -267,16 +267,17 @@ class _Feeder:
     def _summarise_take(
         self,
         frames: list[tuple[Activation, list[tuple[int, str, int, Stack]]]],
+        held: list[tuple[int, str, int, Stack]],
         lock: int,
         mode: str,
     ) -> None:
         cls = self._cls(lock)
-        for act, before in frames:
+        for act, _ in frames:
             if act.function is None:
                 continue
             s = self.summaries[act.function]
             s.takes.setdefault(cls, set()).add(mode)
-            for h in before:
+            for h in held:
                 held_cls = self._cls(h[0])
                 if held_cls != cls or h[0] != lock:
                     s.dependencies.add((held_cls, cls))
