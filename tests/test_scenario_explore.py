@@ -256,9 +256,33 @@ def test_partial_order_reduction_visits_fewer_states() -> None:
     )
     for i in range(6):
         a, b = sorted((i, (i + 1) % 6))
-        text += f'[task.p{i}]\nsteps = ["lock f[f{a}]", "lock f[f{b}]", "unlock f[f{b}]", "unlock f[f{a}]"]\n'
+        steps = f'"lock f[f{a}]", "lock f[f{b}]", "unlock f[f{b}]", "unlock f[f{a}]"'
+        text += f"[task.p{i}]\nsteps = [{steps}]\n"
     compiled = compile_scenario(parse(text, "t.toml"))
     plain = Explorer(compiled).search(reduce=False, stop=False)
     reduced = Explorer(compiled).search(reduce=True, stop=False)
     assert plain.verdict == reduced.verdict == "none"
     assert plain.states >= 10 * reduced.states
+
+
+def test_check_walks_functions_no_task_calls() -> None:
+    from lockgraph.scenario import check
+
+    text = """
+[class.a]
+[class.b]
+[function.unused]
+params = ["x"]
+steps = ["lock a", "lock b", "unlock b", "unlock a"]
+[function.other]
+steps = ["lock b", "lock a", "unlock a", "unlock b"]
+[task.T]
+steps = ["call other()"]
+"""
+    found = check(compile_scenario(parse(text, "t.toml")))
+    alone = [t for t in found.tasks if t.standalone]
+    assert [t.task for t in alone] == ["unused"]
+    assert [f.kind for f in found.reported] == ["circular-dependency"]
+    summaries = {s.name: s for s in found.functions}
+    assert summaries["unused"].standalone
+    assert summaries["unused"].dependencies == {("a", "b")}

@@ -6,6 +6,7 @@ import pytest
 
 from lockgraph.errors import InputError
 from lockgraph.scenario import compile_scenario, parse
+from lockgraph.scenario.explore import Explorer
 from lockgraph.scenario.model import IfStep, LockStep
 
 GOOD = """\
@@ -138,8 +139,6 @@ steps = ["call f(maybe)"]
 
 
 def test_retry_without_a_step_is_an_error() -> None:
-    from lockgraph.scenario.explore import Explorer
-
     text = '[task.T]\nsteps = ["retry"]\n'
     with pytest.raises(InputError, match="retry loops for ever"):
         Explorer(compile_scenario(parse(text, "s.toml"))).search()

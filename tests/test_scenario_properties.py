@@ -160,7 +160,7 @@ class Oracle:
             op, rest = rem[0], rem[1:]
 
             def put(new: tuple[Any, ...], ev: frozenset[Any] = events, t: int = t) -> Any:
-                return (tasks[:t] + (new,) + tasks[t + 1 :], ev)
+                return ((*tasks[:t], new, *tasks[t + 1 :]), ev)
 
             kind = op[0]
             if kind == "lock":

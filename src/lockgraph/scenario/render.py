@@ -48,7 +48,7 @@ def write_output(output: str, render: Callable[[TextIO], None]) -> None:
 
 def _header(compiled: Compiled) -> list[str]:
     sc = compiled.scenario
-    lines = [f"scenario: {sc.title or sc.path} ({sc.path})"]
+    lines = [f"scenario: {sc.title} ({sc.path})" if sc.title else f"scenario: {sc.path}"]
     if sc.source:
         lines.append(f"source: {sc.source}")
     tasks = []
