@@ -31,6 +31,7 @@ def transactions(
 
 
 def events(
+    *,
     tasks: int,
     classes: int,
     instances: int,
@@ -98,14 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("-o", "--output", default="-")
     args = p.parse_args(argv)
     stream = events(
-        args.tasks,
-        args.classes,
-        args.instances,
-        args.depth,
-        args.patterns,
-        args.events,
-        args.cycles,
-        args.seed,
+        tasks=args.tasks,
+        classes=args.classes,
+        instances=args.instances,
+        depth=args.depth,
+        patterns=args.patterns,
+        total=args.events,
+        cycles=args.cycles,
+        seed=args.seed,
     )
     writer = write_lockgraph if args.format == "lockgraph" else write_std
     if args.output == "-":

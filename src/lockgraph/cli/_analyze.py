@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lockgraph.cli._common import add_output_options
+from lockgraph.cli._common import add_output_options, warn_if_pure_python
 from lockgraph.engine import Engine, analyze
 from lockgraph.errors import InputError
 from lockgraph.report import Report, write_report
@@ -50,6 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    warn_if_pure_python()
     engine = Engine()
     bad: list[InputError] = []
 

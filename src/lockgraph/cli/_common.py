@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from lockgraph.engine import native
 from lockgraph.report import formats
+
+
+def warn_if_pure_python() -> None:
+    """Say once when the C accelerator is missing (analysis is then 2-3x slower)."""
+    if native.replay is None and not native.unavailable.startswith("disabled"):
+        print(
+            f"lockgraph: warning: {native.unavailable}; using the pure-Python engine",
+            file=sys.stderr,
+        )
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_format: str = "text") -> None:

@@ -27,7 +27,7 @@ class ClassChain:
         "next",
         "occurrences",
         "occurrences_complete",
-        "token",
+        "tokens",
         "uses",
     )
 
@@ -41,8 +41,8 @@ class ClassChain:
         self.hits = 0
         self.edges: list[Edge] = []
         """The dependencies that an acquisition reaching this node establishes."""
-        self.token: object = None
-        """The token of the last task to reach this node (``core._Token``)."""
+        self.tokens: set[object] = set()
+        """Tokens (``core._Token``) of the task segments already recorded here."""
         self.occurrences: set[tuple[int, int]] = set()
         self.occurrences_complete = True
 

@@ -11,8 +11,8 @@ lockdep's chain cache:
 * the *instance chain* is a second trie keyed by ``LockUse``; a miss records instance
   pairs and gate locks for the dependencies of the chain. It is bounded: past
   ``INSTANCE_CHAIN_LIMIT`` nodes it starts afresh, which loses no evidence.
-* a chain node records which (task, happens-before segment) used it only when the
-  task's ``token`` changed since its last visit.
+* a chain node records which (task, happens-before segment) used it only when it
+  has not seen the task's current ``token`` (it keeps a bounded set of tokens).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Final
 
+from lockgraph.engine import native
 from lockgraph.engine.analysis import Run
 from lockgraph.engine.chains import RECURSION, ClassChain, InstanceChain
 from lockgraph.engine.findings import (
@@ -42,6 +43,8 @@ from lockgraph.engine.model import (
 )
 
 INSTANCE_CHAIN_LIMIT = 200_000
+TOKENS_PER_CHAIN = 64
+"""Task tokens a chain node remembers (tasks interleaving on one chain)."""
 NESTING_SAMPLES = 64
 """Ordered instance pairs kept per class nested in itself."""
 
@@ -103,6 +106,10 @@ class Engine:
         self._joins: dict[int, LockUse] = {}
         self._rewalking = False
         self._nesting: dict[str, dict[tuple[int, int], int]] = {}
+        self._forked: dict[int, tuple[int, list[tuple[LockInstance, int]]]] = {}
+        self.inherited: dict[int, dict[int, tuple[int, int]]] = {}
+        """Task -> {lock instance: (holder task, acquisition event)}: the critical
+        sections a parent held across the task's whole life, from fork to join."""
         self._direct: dict[tuple[int, int], int] = {}
         """Counts of dependencies made outside the chain cache (signals)."""
 
@@ -141,13 +148,18 @@ class Engine:
         trylock: bool = False,
         nest: LockInstance | None = None,
     ) -> LockUse:
-        """The handle for taking ``lock`` in one way; keep and reuse it."""
+        """The handle for taking ``lock`` in one way (the same object every time)."""
+        way = (mode, trylock, -1 if nest is None else nest.id)
+        known = lock.uses.get(way)
+        if known is not None:
+            return known
         cm_key = (lock.cls.id, mode, trylock)
         cm = self._cms.get(cm_key)
         if cm is None:
             cm = self._cms[cm_key] = len(self._cm_uses)
             self._cm_uses.append(cm_key)
-        return LockUse(lock, mode, trylock, cm, nest)
+        use = lock.uses[way] = LockUse(lock, mode, trylock, cm, nest)
+        return use
 
     def event(self, name: str, site: Stack | None = None) -> LockUse:
         """The pseudo-lock of something waited for (a completion, a queue, a join)."""
@@ -176,7 +188,7 @@ class Engine:
         lock.owner = task
         chain = inxt.chain
         chain.hits += 1
-        if chain.token is not task.token:
+        if task.token not in chain.tokens:
             self._occur(task, chain, use, site)
 
     def release(self, task: Task, lock: LockInstance, site: Stack | None = None) -> None:
@@ -206,7 +218,20 @@ class Engine:
         lines carry no per-event data (lockgraph's format, STD) repeats lines, so most
         events cost one dictionary lookup here plus the inlined fast path of
         ``acquire``/``release``. Returns the number of lines read.
+
+        The C accelerator (``_replay``) runs this loop when it is available.
         """
+        if native.replay is not None:
+            return native.replay(self, lines, memo, parse, first_line, MEMO_LIMIT)
+        return self._replay(lines, memo, parse, first_line)
+
+    def _replay(
+        self,
+        lines: Iterable[Hashable],
+        memo: dict[Hashable, Action],
+        parse: Callable[[Hashable, int], Action | None],
+        first_line: int,
+    ) -> int:
         lineno = first_line - 1
         memo_get = memo.get
         acquire_slow = self._acquire_slow
@@ -241,7 +266,7 @@ class Engine:
                     lock.owner = task
                     chain = inxt.chain
                     chain.hits += 1
-                    if chain.token is not task.token:
+                    if task.token not in chain.tokens:
                         occur(task, chain, x, site)
                 elif op is RELEASE:
                     index += 1
@@ -283,6 +308,10 @@ class Engine:
         self.index += 1
         self.hb.link((parent.id, parent.epoch), (child.id, child.epoch))
         self._advance(parent)
+        self._forked[child.id] = (
+            parent.id,
+            [(h[_USE].lock, h[_EVENT]) for h in parent.held if h[_USE].mode is Mode.WRITE],
+        )
 
     def join(self, parent: Task, child: Task, site: Stack | None = None) -> None:
         """``parent`` waits for ``child`` to end: a wait on the child's join event."""
@@ -291,6 +320,21 @@ class Engine:
         self.wait(parent, event, site)
         self.hb.link((child.id, child.epoch), (parent.id, parent.epoch + 1))
         self._advance(parent)
+        self._inherit(parent, child)
+
+    def _inherit(self, parent: Task, child: Task) -> None:
+        """A lock the parent held from the fork to the join guards the child's whole life."""
+        forked = self._forked.pop(child.id, None)
+        if forked is None or forked[0] != parent.id:
+            return
+        still = {(h[_USE].lock.id, h[_EVENT]) for h in parent.held}
+        sections = dict(self.inherited.get(parent.id, {}))
+        for lock, event in forked[1]:
+            if (lock.id, event) in still:
+                sections[lock.id] = (parent.id, event)
+                self._label(lock)
+        if sections:
+            self.inherited[child.id] = sections
 
     def exit(self, task: Task, site: Stack | None = None, context: str = "task-exit") -> None:
         """``task`` ends (or a scope that must be lock-neutral does)."""
@@ -400,8 +444,10 @@ class Engine:
         return inxt
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
-        token = task.token
-        chain.token = token
+        tokens = chain.tokens
+        if len(tokens) >= TOKENS_PER_CHAIN:
+            tokens.clear()  # bounded; forgetting only costs a second recording
+        tokens.add(task.token)
         task.acquired[use.lock.cls.id] = (task.tick, site, use.lock)
         if chain.occurrences_complete:
             occurrence = (task.id, task.epoch)
@@ -522,7 +568,9 @@ class Engine:
             self._rewalking = False
         return True
 
-    def _signal_edges(self, task: Task, event: LockUse, site: Stack | None, since: int) -> None:
+    def _signal_edges(
+        self, task: Task, event: LockUse, site: Stack | None, since: int, count: bool = True
+    ) -> None:
         """Dependencies event -> every class ``task`` took after tick ``since``."""
         cls = event.lock.cls
         graph = self.graph
@@ -536,7 +584,8 @@ class Engine:
             if cid == cls.id:
                 continue
             edge = graph.edge(cls, classes[cid])
-            self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
+            if count:
+                self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
             edge.add_occurrences([segment])
             if edge.add_instance_pair((event.lock.id, inst.id)):
                 self._label(event.lock)
@@ -616,7 +665,7 @@ class Engine:
             if task.held and not task.exited:
                 self._held_at_exit(task, None, "end-of-trace")
         for child_id, event in list(self._joins.items()):
-            self._signal_edges(self.tasks[child_id], event, None, -1)
+            self._signal_edges(self.tasks[child_id], event, None, -1, count=False)
 
     def finish(self, end_of_trace: bool = True, sources: list[str] | None = None) -> Run:
         """What analysis needs; the engine can go on taking events afterwards."""
@@ -631,6 +680,7 @@ class Engine:
             instances=dict(self.labels),
             cycles=list(self.cycles),
             event_findings=list(self.event_findings.values()),
+            inherited={t: dict(s) for t, s in self.inherited.items()},
             events=self.index,
             sources=list(sources or []),
         )

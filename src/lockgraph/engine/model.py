@@ -181,6 +181,8 @@ class LockInstance:
     """The last task to take it exclusively and not release it yet (a hint for re-entry)."""
     depth: int = 0
     """Reentrant locks only: the owner's re-acquisitions beyond the first."""
+    uses: dict[tuple[Mode, bool, int], LockUse] = field(default_factory=dict)
+    """The ways this lock was taken (``Engine.use`` hands out one object per way)."""
 
 
 @dataclass(eq=False, slots=True)
