@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lockgraph.scenario import compile_scenario, parse
+from lockgraph.scenario import check, compile_scenario, parse
 from lockgraph.scenario.explore import Exploration, Explorer
 
 
@@ -245,9 +245,9 @@ def test_schedule_replays_to_the_stuck_state() -> None:
     r = explorer.search()
     state, steps = Explorer(compiled).replay(r.moves)
     assert len(steps) == len(r.schedule)
-    check = Explorer(compiled)
-    table = check._table(state[0])
-    assert set(check.stuck(state, table, check.moves(state, table))) == {0, 1, 2, 3}
+    again = Explorer(compiled)
+    table = again._table(state[0])
+    assert set(again.stuck(state, table, again.moves(state, table))) == {0, 1, 2, 3}
 
 
 def test_partial_order_reduction_visits_fewer_states() -> None:
@@ -266,8 +266,6 @@ def test_partial_order_reduction_visits_fewer_states() -> None:
 
 
 def test_check_walks_functions_no_task_calls() -> None:
-    from lockgraph.scenario import check
-
     text = """
 [class.a]
 [class.b]
