@@ -65,13 +65,16 @@ def _header(compiled: Compiled) -> list[str]:
 
 def check_text(compiled: Compiled, result: CheckResult, show_pruned: bool, out: TextIO) -> None:
     lines = _header(compiled)
+    counts = []
     for t in result.tasks:
         n = len(t.engine_names)
-        what = "function not called by any task, walked alone" if t.standalone else "task"
+        alone = " (not called by any task: walked alone)" if t.standalone else ""
         more = " (path limit reached: incomplete)" if t.truncated else ""
-        lines.append(f"{what} {t.task}: {n} path{_s(n)}{more}")
-        if n > 1:
-            for name, decisions in zip(t.engine_names, t.decisions, strict=False):
+        counts.append(f"{t.task} {n}{alone}{more}")
+    lines.append(f"paths: {', '.join(counts)}")
+    for t in result.tasks:
+        if len(t.engine_names) > 1:
+            for name, decisions in zip(t.engine_names, t.decisions, strict=True):
                 lines.append(f"  {name}: {', '.join(decisions) or '(no choices)'}")
     out.write("\n".join(lines) + "\n\n")
     for f in result.findings:
