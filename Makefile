@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test lint typecheck unit bench clean
+.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario clean
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,13 @@ unit: setup system-packages
 test: lint typecheck unit
 
 bench: setup system-packages
-	$(BIN)/python benchmarks/html_report.py --browser --data-file
 	$(BIN)/python benchmarks/analyze_throughput.py
+	$(BIN)/python benchmarks/html_report.py --browser --data-file
+	$(BIN)/python benchmarks/scenario_explore.py
+
+# Scenario explorer: CPU time per seed example, partial-order reduction (docs/performance.md).
+bench-scenario: setup
+	$(BIN)/python benchmarks/scenario_explore.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
