@@ -19,12 +19,13 @@ import subprocess
 from collections import deque
 from typing import BinaryIO, TextIO
 
-from lockgraph.engine import DepType, Run
+from lockgraph.engine import ClassKind, DepType, Run
 from lockgraph.engine.findings import DependencyView, Finding
 from lockgraph.engine.graph import Edge
 from lockgraph.errors import LockgraphError, UsageError
 from lockgraph.report import Report, register, register_binary, select_finding
 from lockgraph.report._subgraph import Subgraph, finding_subgraph
+from lockgraph.report.words import dependency_sentence
 
 DOT_TIMEOUT = 300
 """Seconds ``dot`` may take (a large graph takes long; a hung one must not hang us)."""
@@ -184,7 +185,14 @@ def _edges_dot(
     for e in sorted(edges, key=lambda e: (e.src.key, e.dst.key)):
         w = e.witness()
         site = w.acquirer_site[0].render() if w.acquirer_site else "?"
-        tip = f"{run.task_name(w.task)} took {e.dst.key} at {site} holding {e.src.key}"
+        words = dependency_sentence(
+            run.task_name(w.task),
+            e.src.key,
+            e.dst.key,
+            e.src.kind is ClassKind.EVENT,
+            e.dst.kind is ClassKind.EVENT,
+        )
+        tip = f"{words}, at {site}"
         label = ",".join(DepType.names(e.bits)) + (f" x{e.count}" if e.count > 1 else "")
         style = _ARC_STYLE["dependency"] if (e.src.key, e.dst.key) in highlight else ""
         attrs = ", ".join(x for x in (style, f"label={quote(label)}", f"tooltip={quote(tip)}") if x)

@@ -25,6 +25,7 @@ from lockgraph import __version__
 from lockgraph.engine.findings import KINDS, Finding, SiteView
 from lockgraph.engine.model import Frame
 from lockgraph.report import Report, register
+from lockgraph.report.words import dependency_sentence, event_classes
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -135,10 +136,15 @@ def message(f: Finding) -> str:
         deps = f.dependencies
         chain = " -> ".join([*(d.source for d in deps), deps[0].source])
         first = deps[0]
-        text = (
-            f"{f.title}: {chain}. {first.witness.task} takes {first.target} while holding "
-            f"{first.source}; the code flows show the task of each dependency."
+        events = event_classes(f)
+        said = dependency_sentence(
+            first.witness.task,
+            first.source,
+            first.target,
+            first.source in events,
+            first.target in events,
         )
+        text = f"{f.title}: {chain}. {said}; the code flows show the task of each dependency."
         if f.instance_level == "class":
             text += " Only a class-level cycle was seen: the instances differ."
         return text
@@ -162,10 +168,14 @@ def message(f: Finding) -> str:
 def _locations(f: Finding, root: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(locations, relatedLocations): both acquisitions of the main dependency first."""
     found: list[dict[str, Any]] = []
+    events = event_classes(f)
     for dep in f.dependencies:
         w = dep.witness
+        said = dependency_sentence(
+            w.task, dep.source, dep.target, dep.source in events, dep.target in events
+        )
         for site, text in (
-            (w.acquirer_site, f"{w.task} takes {dep.target} while holding {dep.source}"),
+            (w.acquirer_site, said),
             (w.holder_site, f"{w.task} took {dep.source}"),
         ):
             if site.frames:

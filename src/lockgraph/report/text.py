@@ -15,6 +15,7 @@ from typing import TextIO
 
 from lockgraph.engine.findings import DependencyView, Finding, HeldView, SiteView
 from lockgraph.report import Report, register
+from lockgraph.report.words import dependency_sentence
 
 _INDENT = "       "
 
@@ -146,16 +147,13 @@ def _edge_words(dep: DependencyView, events: set[str]) -> str:
     seen = f"; seen {dep.count} time{_s(dep.count)}" if dep.count > 1 else ""
     others = [t for t in dep.tasks if t != w.task]
     also = f"; also by {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}" if others else ""
-    if dep.source in events:
-        return (
-            f"{w.task} took {dep.target} before signalling {dep.source}"
-            f" (signalled at {w.holder_site.render()}){seen}{also}"
-        )
-    action = "waited for" if dep.target in events else "took"
-    return (
-        f"{w.task} {action} {dep.target} while holding {dep.source}"
-        f" (taken at {w.holder_site.render()}) [{dep.type}]{seen}{also}"
+    words = dependency_sentence(
+        w.task, dep.source, dep.target, dep.source in events, dep.target in events
     )
+    if dep.source in events:
+        where = f" (signalled at {w.holder_site.render()})" if w.holder_site.frames else ""
+        return f"{words}{where}{seen}{also}"
+    return f"{words} (taken at {w.holder_site.render()}) [{dep.type}]{seen}{also}"
 
 
 def scenario_table(deps: list[DependencyView], events: AbstractSet[str] = frozenset()) -> list[str]:
