@@ -187,8 +187,6 @@ def _precision(f: Finding) -> list[str]:
     if f.instance_level == "instance":
         cycle = " -> ".join([*f.instance_cycle, f.instance_cycle[0]])
         lines.append(f"instance-level cycle observed: {cycle}")
-    elif f.instance_level == "class":
-        lines.append("class-level cycle only: no cycle over lock instances was observed")
     elif f.instance_level == "unknown":
         lines.append("instance-level cycle: unknown (too many instances to sample)")
     tasks = sorted({t for d in f.dependencies for t in d.tasks})

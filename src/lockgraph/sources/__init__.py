@@ -51,8 +51,13 @@ def read_traces(
         raise UsageError(f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
     stats = ReadStats()
     several = len(paths) > 1
+    seen: dict[str, int] = {}
     for path in paths:
-        namespace = f"{_stem(path)}:" if several else ""
+        stem = _stem(path)
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:
+            stem = f"{stem}#{seen[stem]}"  # the same name twice is still two runs
+        namespace = f"{stem}:" if several else ""
         try:
             with open_binary(path) as stream:
                 first = stream.readline()
