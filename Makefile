@@ -4,15 +4,20 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench bench-kernel clean
+.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario bench-kernel clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Debian packages the report tests use: Graphviz's dot and a headless Chromium.
+# Idempotent; without root it says what to install and the tests that need them skip.
+system-packages:
+	bash scripts/install-system-packages.sh
 
 # Analyse the bundled example trace (exit status 1 means "findings", as expected here).
 demo: setup
@@ -25,14 +30,20 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+unit: setup system-packages
 	$(BIN)/python -m pytest
 
 # The whole suite: what CI runs (.ci/run).
 test: lint typecheck unit
 
-bench: setup
+bench: setup system-packages
 	$(BIN)/python benchmarks/analyze_throughput.py
+	$(BIN)/python benchmarks/html_report.py --browser --data-file
+	$(BIN)/python benchmarks/scenario_explore.py
+
+# Scenario explorer: CPU time per seed example, partial-order reduction (docs/performance.md).
+bench-scenario: setup
+	$(BIN)/python benchmarks/scenario_explore.py
 
 # The kernel readers: dmesg scanning MB/s and lock tracepoint events/s (docs/performance.md).
 bench-kernel: setup

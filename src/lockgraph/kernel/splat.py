@@ -230,8 +230,9 @@ class ScanStats:
 
 BLOCK = 1 << 22
 """Characters read at a time by ``scan``."""
-BEFORE = 60
-"""Lines kept before a lockdep phrase: enough for a banner, title and header."""
+BEFORE = 200
+"""Lines kept before a lockdep phrase: a report's banner, title and header, and what
+comes before its first phrase when lines were lost (a long dependency chain)."""
 AFTER = 400
 """Lines kept after the last lockdep phrase of a region: a phrase comes at least every
 few dozen lines of a report (its held locks, its "CPU: ... Not tainted" line before

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import interleave, prefix, qp_encode, quote, reports, rewrap
+from kernel_strategies import interleave, prefix, qp_encode, quote, reports, rewrap
 
 from lockgraph.kernel.model import KFrame, KLock, Report
 from lockgraph.kernel.render import render_report
