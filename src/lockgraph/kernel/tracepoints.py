@@ -40,12 +40,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Final
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode, Task
+from lockgraph.engine.core import ACQUIRE, RELEASE
+from lockgraph.engine.core import Action as EngineAction
 from lockgraph.engine.model import Stack
 from lockgraph.kernel.text import _PREFIX as CONSOLE_PREFIX
 
@@ -161,6 +162,8 @@ class _FileReader:
         self.sites: dict[Stack, Stack] = {}
         self.pending_softirq_on: dict[int, tuple[Task, LockInstance, bool]] = {}
         self.heads: dict[str, object] = {}
+        self.counted = 0
+        """Contention events run since the last count (the engine counts the others)."""
         self.marked: set[tuple[int, int, str, bool | None, bool | None, bool]] = set()
         self.last_contended: dict[int, str] = {}
 
@@ -179,41 +182,27 @@ class _FileReader:
                 self.engine.usage(task, lock, "softirq", False, read=read)
 
     def _read_fast(self, lines: Iterable[str]) -> None:
-        memo: dict[str, Callable[[], None] | None] = {}
-        get = memo.get
-        parse = self._parse
-        lineno = 0
-        events = 0
-        skipped = 0
-        # The timestamp is cut out of the memo key by position: ftrace, trace-cmd and
-        # perf print it right-aligned ("%5lu.%06lu"), so its width only grows, by a
-        # digit at a time, and a space always precedes it; when the character at the
-        # remembered width is not that space, the width is measured again.
-        width = 0
-        for lineno, line in enumerate(lines, 1):
-            b = line.find(": ")
-            if b < width:
-                skipped += 1
-                continue
-            if line[b - width] == " " and width:
-                key = line[: b - width] + line[b:]
-            else:  # the first line, or the seconds grew a digit: measure it again
-                a = line.rfind(" ", 0, b - 1 if line[b - 1] == " " else b)
-                width = b - a
-                key = line[:a] + line[b:]
-            action = get(key, _UNSEEN)
-            if action is _UNSEEN:
-                action = _bind(parse(line, None, lineno))
-                if len(memo) < MEMO_LIMIT:
-                    memo[key] = action
-            if action is None:
-                skipped += 1
-                continue
-            action()  # type: ignore[operator]
-            events += 1
-        self.stats.lines += lineno
+        """The engine's memoised replay over the lines without their timestamps."""
+        engine = self.engine
+        before = engine.index
+        memo: dict[Hashable, EngineAction] = {}
+        read = engine.replay(_keys(lines), memo, self._parse_key)
+        events = engine.index - before + self.counted
+        self.counted = 0
+        self.stats.lines += read
         self.stats.events += events
-        self.stats.skipped += skipped
+        self.stats.skipped += read - events
+
+    def _parse_key(self, key: Hashable, lineno: int) -> EngineAction:
+        parsed = self._parse(str(key), None, lineno)
+        if parsed is None:
+            return (self._noop, None, None, None)  # remembered: not parsed again
+        fn, x, y, z = parsed
+        if fn == self.engine.acquire:
+            return (ACQUIRE, x, y, z)
+        if fn == self.engine.release:
+            return (RELEASE, x, y, z)
+        return parsed
 
     def _read_with_stacks(self, lines: Iterable[str]) -> None:
         """Events followed by their stack (ftrace ``stacktrace``, perf callchains)."""
@@ -226,7 +215,10 @@ class _FileReader:
                 continue
             fn, x, y, z = action
             fn(x, y, z)
-            self.stats.events += 1
+            if fn == self._noop:
+                self.stats.skipped += 1
+            else:
+                self.stats.events += 1
 
     # -- one event line -------------------------------------------------------------
 
@@ -236,13 +228,15 @@ class _FileReader:
             prefix = CONSOLE_PREFIX.match(line)
             if prefix is not None and prefix.end() > len(prefix["lead"]):
                 line = line[prefix.end() :]
+        # the task half and the event half are parsed once each, then combined
         cut = _STAMP.search(line)
         if cut is not None:
-            # the task half and the event half are parsed once each, then combined
             head = self._head(line[: cut.start()])
             tail = self._tail(line[cut.end() :])
-        else:
-            head = tail = None
+        else:  # a memo key: the timestamp is gone, the ": " after it is not
+            i = line.find(": ")
+            head = self._head(line[:i]) if i > 0 else None
+            tail = self._tail(line[i + 2 :]) if i > 0 else None
         if head is None or tail is None:
             m = _LINE.match(line) or _LATENCY.match(line)
             if m is None:
@@ -330,11 +324,12 @@ class _FileReader:
             return None
         addr = _address(m["addr"])
         if event == "contention_end":
-            return (self._noop, None, None, None)
+            return (self._ended, None, None, None)
         flags = m["flags"] or ""
         return (self._contended_addr, task, f"0x{addr}", (flags, site))
 
     def _contended(self, task: Task, name: str, site: Stack | None) -> None:
+        self.counted += 1
         c = self._contention_entry(name)
         c.events += 1
         c.tasks.add(task.name)
@@ -343,12 +338,14 @@ class _FileReader:
         self.last_contended[task.id] = name
 
     def _acquired(self, task: Task, name: str, _: object) -> None:
+        self.counted += 1
         if self.last_contended.pop(task.id, None) != name:
             entry = self.stats.contention.get(name)
             if entry is None or task.name not in entry.tasks:
                 self.stats.acquired_before_contended += 1
 
     def _contended_addr(self, task: Task, addr: str, extra: tuple[str, Stack | None]) -> None:
+        self.counted += 1
         flags, site = extra
         c = self._contention_entry(addr)
         c.events += 1
@@ -365,6 +362,9 @@ class _FileReader:
 
     def _noop(self, *_: object) -> None:
         return None
+
+    def _ended(self, *_: object) -> None:
+        self.counted += 1
 
     # -- handles ---------------------------------------------------------------------
 
@@ -408,12 +408,29 @@ class _FileReader:
         return self.sites.setdefault(stack, stack)
 
 
-def _bind(parsed: Action | None) -> Callable[[], None] | None:
-    """A parsed line as one call with no arguments (C-speed ``partial``)."""
-    if parsed is None:
-        return None
-    fn, x, y, z = parsed
-    return partial(fn, x, y, z)
+def _keys(lines: Iterable[str]) -> Iterator[str]:
+    """Each line without its timestamp: the memo key of the engine's replay.
+
+    ftrace, trace-cmd and perf print the timestamp right-aligned ("%5lu.%06lu")
+    before ": event:", so its width only grows, a digit at a time, and a space
+    always precedes it: the key is cut by position, and the width is measured
+    again (on a line whose cut-out part is a timestamp) when that space moves.
+    Lines of other shapes (latency format, console prefixes) are their own key.
+    """
+    width = 0
+    for line in lines:
+        b = line.find(": ")
+        if b <= width:
+            yield line
+        elif width and line[b - width] == " ":
+            yield line[: b - width] + line[b:]
+        else:
+            a = line.rfind(" ", 0, b)
+            if a < 0 or not line[a + 1 : b].replace(".", "", 1).isdigit():
+                yield line
+                continue
+            width = b - a
+            yield line[:a] + line[b:]
 
 
 def _address(addr: str | None) -> str:
