@@ -58,6 +58,8 @@ def render_finding(f: Finding) -> str:
         body = _order_violation(f)
     elif f.kind == "stale-order":
         body = _stale_order(f)
+    elif f.kind == "context-inversion":
+        body = _context_inversion(f)
     else:
         body = _generic(f)
     return _banner(f) + body + _footer(f)
@@ -291,6 +293,40 @@ def _stale_order(f: Finding) -> str:
     if len(f.classes) == 2:
         out.append(f"  ->{f.classes[0].name}")
         out.append(f"    ->{f.classes[1].name}")
+    return "\n".join(out) + "\n"
+
+
+def _context_inversion(f: Finding) -> str:
+    """lockdep's irq-safety reports: a class used inside a context (an irq, a signal
+    handler) and with it enabled, or a dependency path from such a safe class to an
+    unsafe one; the notes say where."""
+    context = f.key[0] if f.key else "interrupt"
+    if f.dependencies:
+        safe, unsafe = f.dependencies[0].source, f.dependencies[-1].target
+        out = [f"{context}-safe lock {safe} depends on {context}-unsafe lock {unsafe}:"]
+        for d in f.dependencies:
+            w = d.witness
+            out.append(
+                f" {d.source} -> {d.target}: {w.task} took {d.target} "
+                f"at {w.acquirer_site.render()}"
+            )
+        steps = [(0, f"lock({unsafe});"), (1, f"disable {context};")]
+        steps += [(1, f"lock({d.source});") for d in f.dependencies]
+        steps += [(1, f"lock({unsafe});"), (0, f"<{context}>"), (0, f"  lock({safe});")]
+        columns = ["CPU0", "CPU1"]
+    else:
+        cls = f.classes[0].name if f.classes else "?"
+        out = [f"{f.task} takes {cls} at {f.site.render() if f.site else '?'}"]
+        steps = [(0, f"lock({cls});"), (0, f"<{context}>"), (0, f"  lock({cls});")]
+        columns = ["CPU0"]
+    out += ["", " Possible unsafe locking scenario:", ""]
+    width = 30
+    out.append(_INDENT[:-2] + "".join(f"{c:<{width}}" for c in columns).rstrip())
+    out.append(_INDENT[:-2] + "".join(f"{'-' * len(c):<{width}}" for c in columns).rstrip())
+    out += [_INDENT[:-2] + " " * (width * col) + text for col, text in steps]
+    out += ["", " *** DEADLOCK ***", ""]
+    if f.held:
+        out.extend(_held(f.task, f.held))
     return "\n".join(out) + "\n"
 
 
