@@ -184,3 +184,26 @@ def test_the_kernel_benchmark_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "MB/s" in result.stdout and "events/s" in result.stdout
+
+
+IRQ_TRACE = """\
+          <idle>-0       [002] d.h2.    49.339899: lock_acquire: 00000000aaaa0001 &a->lock
+          <idle>-0       [002] d.h2.    49.339900: lock_release: 00000000aaaa0001 &a->lock
+            bash-1040    [004] d..1.    49.339901: lock_acquire: 00000000aaaa0001 &a->lock
+            bash-1040    [004] d..1.    49.339902: lock_acquire: 00000000bbbb0002 &b->lock
+            bash-1040    [004] d..1.    49.339903: lock_release: 00000000bbbb0002 &b->lock
+            bash-1040    [004] d..1.    49.339904: lock_release: 00000000aaaa0001 &a->lock
+            sshd-77      [001] .....    49.339905: lock_acquire: 00000000bbbb0002 &b->lock
+            sshd-77      [001] .....    49.339906: lock_release: 00000000bbbb0002 &b->lock
+"""
+
+
+def test_analyze_irq_safe_to_unsafe_order(tmp_path: Path) -> None:
+    (tmp_path / "irq.txt").write_text(IRQ_TRACE)
+    result = run_cli("kernel", "analyze", str(tmp_path / "irq.txt"))
+    assert result.returncode == 1, result.stderr
+    assert "hardirq-safe lock &a->lock depends on hardirq-unsafe lock &b->lock:" in result.stdout
+    assert "<hardirq>" in result.stdout
+    assert "(at " + str(tmp_path / "irq.txt") + ":1 in lock_acquire, by <idle>/0@cpu2:hardirq)" in (
+        result.stdout
+    )

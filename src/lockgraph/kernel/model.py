@@ -135,6 +135,7 @@ class KLock:
             "class": self.name,
             "address": self.address,
             "usage": self.usage,
+            "usage_bits": self.usage_states(),
             "wait": list(self.wait) if self.wait else None,
             "at": [f.to_json() for f in self.at],
             "read": self.read,

@@ -298,9 +298,18 @@ _FRAME_LIKE = re.compile(
 _OPEN_END = (", at:", "-->", ",")
 
 
+_ENDS_WITH_FRAME = re.compile(
+    r"(?:\+0x[0-9a-f]+/0x[0-9a-f]+|\.\w+:\d+|\[inline\]|\[[\w-]+\]|\))\s*$"
+)
+_FRAME_TAIL = re.compile(r"^(?:[\w./+-]+\.\w+:\d+|\[inline\]|\(discriminator)")
+
+
 def _continues(previous: str, text: str) -> bool:
     if previous.rstrip().endswith(_OPEN_END):
         return True
+    if _ENDS_WITH_FRAME.search(previous):
+        # a line that ends with a frame is complete, or lost only its location
+        return bool(_FRAME_TAIL.match(text))
     return (
         len(previous) >= WRAP_MIN + 20
         and not _LINE_START.match(text)
