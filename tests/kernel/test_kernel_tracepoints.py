@@ -228,11 +228,9 @@ def test_stack_traces_become_sites() -> None:
     edge = next(iter(result.graph.edges.values()))
     w = edge.witness()
     assert w.acquirer_site is not None
-    assert [f.function for f in w.acquirer_site] == [
-        "lock_acquire",
-        "mutex_lock_nested",
-        "other_thing",
-    ]
+    # the lockdep internals and the locking primitive are left out: a site starts at
+    # the function that took the lock
+    assert [f.function for f in w.acquirer_site] == ["other_thing"]
     assert stats.events == 4
 
 

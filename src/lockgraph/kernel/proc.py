@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
 from lockgraph.engine.analysis import Run
 from lockgraph.kernel.model import KFrame, Report
+from lockgraph.kernel.signature import from_key_frame
 
 _CLASS = re.compile(
     r"^\s*(?P<key>(?:0x)?[0-9a-f]{6,16})(?: OPS: *(?P<ops>\d+))?"
@@ -391,4 +392,5 @@ class GraphFeeder:
 
 
 def _site(frames: list[KFrame]) -> tuple[Frame, ...] | None:
-    return tuple(f.site_frame() for f in frames if not f.unreliable) or None
+    stack = tuple(f.site_frame() for f in frames if not f.unreliable)
+    return from_key_frame(stack) or None

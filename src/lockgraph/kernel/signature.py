@@ -237,3 +237,11 @@ def key_frame(frames: tuple[Frame, ...] | list[Frame] | None) -> Frame | None:
         if name and not name.startswith("0x") and not _SKIP.search(name):
             return frame
     return None
+
+
+def from_key_frame(frames: tuple[Frame, ...]) -> tuple[Frame, ...]:
+    """A kernel stack from the frame a signature would name: the lockdep internals and
+    locking primitives above it are the same in every stack, and reports show a
+    site by its first frame."""
+    key = key_frame(frames)
+    return frames[frames.index(key) :] if key is not None else frames

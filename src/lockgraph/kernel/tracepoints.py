@@ -48,6 +48,7 @@ from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode, Task
 from lockgraph.engine.core import ACQUIRE, RELEASE
 from lockgraph.engine.core import Action as EngineAction
 from lockgraph.engine.model import Stack
+from lockgraph.kernel.signature import from_key_frame
 from lockgraph.kernel.text import _PREFIX as CONSOLE_PREFIX
 
 MEMO_LIMIT = 1_000_000
@@ -404,7 +405,7 @@ class _FileReader:
         return (Frame(self.path, lineno, event),)
 
     def _site(self, frames: list[str]) -> Stack:
-        stack = tuple(Frame.text(f) for f in frames)
+        stack = from_key_frame(tuple(Frame.text(f) for f in frames))
         return self.sites.setdefault(stack, stack)
 
 
