@@ -130,3 +130,15 @@ def test_disassembly_after_code_is_left_alone() -> None:
 
 def test_split_lines_is_universal_newlines_only() -> None:
     assert split_lines("a\r\nb\rc\n\x85d\x0ce\n") == ["a", "b", "c", "\x85d\x0ce"]
+
+
+def test_soft_line_breaks_alone_say_quoted_printable() -> None:
+    # no '=3D' anywhere (the banner was cut), a soft break after a space
+    raw = [
+        "[   36.300000] he20s/83964 is leaving the kernel with locks still =",
+        "held!",
+        "[   36.300013] 1 lock held by he20s/83964:",
+    ]
+    lines, info = clean(raw)
+    assert info.qp_decoded
+    assert lines[0].text == "he20s/83964 is leaving the kernel with locks still held!"

@@ -296,7 +296,7 @@ def _irq_rule(then: str, now: str, lock: str) -> str:
     irq = "softirq" if "SOFTIRQ" in then + now else "hardirq" if "HARDIRQ" in then + now else "irq"
     return (
         f"A lock taken in {irq} context must never be taken with {irq}s enabled: if the "
-        f"{irq} fires on the CPU that holds `{lock}`, its handler spins on it for ever."
+        f"{irq} fires on the CPU that holds `{lock}`, its handler waits for it for ever."
     )
 
 

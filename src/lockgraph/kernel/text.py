@@ -44,8 +44,9 @@ _ANY_STAMP = re.compile(rf"(?:{_SYSLOG})?(?:\[ *\d+\.\d{{3,}}\])")
 _MID_STAMP = re.compile(r"\S\s+(?:" + _SYSLOG + r")?\[ *\d+\.\d{3,}\]")
 _QUOTE_RUN = re.compile(r"^ {0,3}(?:> ?)*>")
 _QP_ESCAPE = re.compile(r"=([0-9A-F]{2})")
-_QP_HINT = re.compile(r"=3D|=20$|=09$|[^=\s]=$", re.MULTILINE)
-"""Quoted-printable: an escaped ``=`` or a soft line break (only banners end in ``=``)."""
+_QP_HINT = re.compile(r"=3D|=20$|=09$", re.MULTILINE)
+QP_WIDTH = 60
+"""Quoted-printable breaks lines at 76 columns: a soft break ends a long line."""
 _TABLE_START = re.compile(r"^\s*(?:CPU\d|----|lock\(|rlock\(|<Interrupt>|local_irq)")
 
 WRAP_MIN = 40
@@ -109,7 +110,7 @@ def clean(raw: list[str], first_no: int = 1) -> tuple[list[Line], Cleaning]:
     info = Cleaning()
     numbered = list(enumerate((r.rstrip("\r\n") for r in raw), first_no))
     # quoted-printable is the mail's transfer encoding: the outermost layer
-    if _QP_HINT.search("\n".join(t for _, t in numbered)):
+    if _quoted_printable(numbered):
         numbered = _decode_qp(numbered)
         info.qp_decoded = True
     numbered = _unquote(numbered, info)
@@ -142,6 +143,14 @@ def _mid_stamp(text: str) -> bool:
         return False
     m = _PREFIX.match(text)
     return _ANY_STAMP.search(text, m.end() if m else 0) is not None
+
+
+def _quoted_printable(numbered: list[tuple[int, str]]) -> bool:
+    """An escaped ``=``, or a soft line break: a long line ending in ``=`` that is not
+    a banner (lockdep prints no other line that ends so)."""
+    if _QP_HINT.search("\n".join(t for _, t in numbered)):
+        return True
+    return any(len(t) >= QP_WIDTH and t.endswith("=") and t.strip("= >") for _, t in numbered)
 
 
 def _decode_qp(numbered: list[tuple[int, str]]) -> list[tuple[int, str]]:

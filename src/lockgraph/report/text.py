@@ -307,8 +307,7 @@ def _context_inversion(f: Finding) -> str:
         for d in f.dependencies:
             w = d.witness
             out.append(
-                f" {d.source} -> {d.target}: {w.task} took {d.target} "
-                f"at {w.acquirer_site.render()}"
+                f" {d.source} -> {d.target}: {w.task} took {d.target} at {w.acquirer_site.render()}"
             )
         steps = [(0, f"lock({unsafe});"), (1, f"disable {context};")]
         steps += [(1, f"lock({d.source});") for d in f.dependencies]
