@@ -111,6 +111,11 @@ def _class_view(cls: LockClass) -> ClassView:
     return ClassView(cls.key, cls.kind.value, SiteView.of(cls.site) if cls.site else None)
 
 
+def dependency_view(run: Run, edge: Edge, bit: int = 0) -> DependencyView:
+    """One dependency as findings show it (for sources that make their own findings)."""
+    return _dependency_view(run, edge, bit or min(edge.witnesses))
+
+
 def _dependency_view(run: Run, edge: Edge, bit: int) -> DependencyView:
     w = edge.witness(bit)
     tasks = sorted({t for t, _ in edge.occurrences} | {w.task})

@@ -501,6 +501,13 @@ class Engine:
             )
         )
 
+    def record(self, finding: Finding) -> None:
+        """Record an event finding made by a source (Python's ``held-across-fork``).
+
+        Deduplicated by kind and key like the engine's own; ``on_finding`` fires once.
+        """
+        self._record(finding)
+
     def _label(self, lock: LockInstance) -> None:
         self.labels[lock.id] = lock.key
 
