@@ -21,7 +21,6 @@ from __future__ import annotations
 import _thread
 import bisect
 import fnmatch
-import os
 import sys
 import threading
 import warnings
@@ -588,11 +587,7 @@ class Recorder:
                 self.mutex.release()
 
     def apply_suppressions(self, findings: list[Finding]) -> None:
-        for f in findings:
-            if not f.pruned:
-                pattern = self.suppressed(f)
-                if pattern:
-                    f.pruned = f"suppressed: {pattern}"
+        apply_suppressions(findings, self.suppress)
 
     def mark(self, label: str) -> None:
         """From now on, events belong to ``label`` (a test)."""
@@ -602,6 +597,17 @@ class Recorder:
     def label_of(self, event: int) -> str:
         i = bisect.bisect_right(self.marks, (event, "\uffff")) - 1
         return self.marks[i][1] if i >= 0 else ""
+
+
+def apply_suppressions(findings: list[Finding], patterns: list[str]) -> None:
+    """Mark the findings a pattern matches as pruned (``suppressed: PATTERN``)."""
+    for f in findings:
+        if f.pruned:
+            continue
+        for pattern in patterns:
+            if _matches(pattern, f):
+                f.pruned = f"suppressed: {pattern}"
+                break
 
 
 def _matches(pattern: str, f: Finding) -> bool:
@@ -640,6 +646,3 @@ def _stderr(text: str) -> None:
     except (OSError, ValueError):
         pass
 
-
-def pid() -> int:
-    return os.getpid()

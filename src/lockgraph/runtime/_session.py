@@ -46,6 +46,8 @@ class Session:
         self.write_at_exit = False
         self.report_at_exit = False
         self.parallel = config.parallel
+        self.combine_at_exit = False
+        self.data_file = os.path.abspath(config.data_file)
         self.finished: tuple[Run, list[Finding]] | None = None
         self.pid = os.getpid()
         self.lock_factory, self.rlock_factory = _patch.factories(self.core)
@@ -104,7 +106,7 @@ class Session:
         return self.finished
 
     def data_path(self) -> str:
-        path = os.path.abspath(self.config.data_file)
+        path = self.data_file
         if self.parallel:
             suffix = f"{socket.gethostname()}.{os.getpid()}.{random.randint(0, 999999):06d}"
             path = f"{path}.{suffix}"
@@ -125,7 +127,14 @@ class Session:
             return
         try:
             self.core.set_active(False)
-            if self.write_at_exit:
+            if self.write_at_exit and self.combine_at_exit:
+                from lockgraph.combine import combine
+
+                self.parallel = True
+                self.save()
+                run, findings, _ = combine(self.data_file, suppress=self.config.suppress)
+                self.finished = (run, findings)
+            elif self.write_at_exit:
                 self.save()
             if self.report_at_exit:
                 self.print_report()
