@@ -589,13 +589,35 @@ class Recorder:
     def apply_suppressions(self, findings: list[Finding]) -> None:
         apply_suppressions(findings, self.suppress)
 
-    def mark(self, label: str) -> None:
-        """From now on, events belong to ``label`` (a test)."""
+    def mark(self, label: str, own_task: bool = False) -> None:
+        """From now on, events belong to ``label`` (a test).
+
+        With ``own_task``, the calling thread becomes a new task named after the
+        label: tests run one after the other in one thread, but the code paths they
+        exercise can run concurrently in the program, so a dependency from one test
+        and its reverse from another must not be pruned as ``single-task``.
+        """
         self.label = label
         self.marks.append((self.engine.index, label))
+        if not own_task:
+            return
+        ts = self.core.current()
+        if ts is None:
+            return
+        thread = threading._active.get(ts.ident)  # type: ignore[attr-defined]
+        name = thread.name if thread is not None else f"thread-{ts.ident}"
+        if not self.mutex.acquire(True, MUTEX_WAIT * 4):
+            return
+        try:
+            ts.task = self.engine.task(f"{name} [{label}]" if label else name)
+            ts.forget()
+            self.threads.add(ts)
+        finally:
+            self.mutex.release()
 
     def label_of(self, event: int) -> str:
-        i = bisect.bisect_right(self.marks, (event, "\uffff")) - 1
+        """The label of event ``event`` (a mark at index m covers events after m)."""
+        i = bisect.bisect_left(self.marks, (event,)) - 1
         return self.marks[i][1] if i >= 0 else ""
 
 
