@@ -7,6 +7,7 @@ is safely written.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 
@@ -35,6 +36,7 @@ def label_of(path: str, data_file: str) -> str:
 def combine(
     data_file: str,
     inputs: list[str] | None = None,
+    *,
     append: bool = False,
     keep: bool = False,
     suppress: list[str] | None = None,
@@ -64,8 +66,6 @@ def combine(
     if not keep:
         for path in paths:
             if os.path.abspath(path) != os.path.abspath(data_file):
-                try:
+                with contextlib.suppress(OSError):
                     os.unlink(path)
-                except OSError:
-                    pass
     return merged, findings, paths

@@ -71,9 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "lockgraph_skip: record no lock events while this test runs"
-    )
+    config.addinivalue_line("markers", "lockgraph_skip: record no lock events while this test runs")
     config.addinivalue_line(
         "markers",
         "lockgraph_expect(*kinds): this test is meant to produce lockgraph findings (of these "
@@ -160,8 +158,8 @@ class Manager:
             session.recorder.mark("", own_task=True)
 
     @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Iterator[None]:
-        outcome = yield
+    def pytest_runtest_makereport(self, item: pytest.Item, call: Any) -> Iterator[Any]:
+        outcome: Any = yield
         if call.when != "call" or item.nodeid not in self.expected or self.session is None:
             return
         report = outcome.get_result()

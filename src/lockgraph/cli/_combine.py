@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config.load(args.config)
     data_file = args.data_file or config.data_file
-    run_, findings, paths = combine(
+    _, findings, paths = combine(
         data_file,
         args.inputs or None,
         append=args.append,

@@ -59,7 +59,9 @@ class Config:
         config.update(data, source)
         return config
 
-    def update(self, data: dict[str, Any], source: str, line_of: dict[str, int] | None = None) -> None:
+    def update(
+        self, data: dict[str, Any], source: str, line_of: dict[str, int] | None = None
+    ) -> None:
         """Apply settings (``-`` or ``_`` in names), checking their types."""
         known = {f.name: f for f in fields(self)}
         for raw, value in data.items():

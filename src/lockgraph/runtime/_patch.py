@@ -21,6 +21,7 @@ by design.
 from __future__ import annotations
 
 import _thread
+import contextlib
 import os
 import sys
 import threading
@@ -155,9 +156,8 @@ def patch_threading(p: Patches, rec: Recorder, lock_factory: Any, rlock_factory:
 
 
 def patch_futures(p: Patches, rec: Recorder) -> None:
-    futures = sys.modules.get("concurrent.futures._base")
-    if futures is None:
-        import concurrent.futures._base as futures
+    import concurrent.futures._base as futures
+
     future_cls = futures.Future
     orig_init = future_cls.__init__
     orig_result = future_cls.result
@@ -221,14 +221,14 @@ def patch_logging(p: Patches, core: Any, rlock_factory: Callable[..., Any]) -> N
     orig_create = handler_cls.createLock
 
     def named_rlock(name: str) -> Any:
-        lock = rlock_factory()
+        lock: Any = rlock_factory()
         lock._lockgraph_rec.name = name
         lock._lockgraph_rec.fork_safe = True  # logging re-initialises it after fork
         return lock
 
     def create_lock(self: logging.Handler) -> None:
         orig_create(self)
-        lock = self.lock
+        lock: Any = self.lock
         if lock is not None and instrumented(core, lock):
             lock._lockgraph_rec.name = f"{type(self).__name__}.lock"
             lock._lockgraph_rec.fork_safe = True
@@ -294,10 +294,8 @@ class _ImportWatcher:
 
         def exec_then_call(module: Any) -> None:
             exec_module(module)
-            try:
+            with contextlib.suppress(Exception):
                 callback()
-            except Exception:
-                pass
 
         try:
             loader.exec_module = exec_then_call

@@ -102,6 +102,7 @@ def set_active(flag: bool) -> None:
 class _Base:
     __slots__ = ("__weakref__", "_count", "_holder", "_inner", "_owner", "_rec", "_uid")
     _reentrant = False
+    _inner: Any
 
     def __init__(self) -> None:
         self._uid = next(_uids)

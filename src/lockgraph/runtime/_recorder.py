@@ -307,7 +307,12 @@ class Recorder:
             engine.acquire(task, use, _sites.entry_stack(entry[1], entry[2], entry[3]))
 
     def _acquire(
-        self, ts: ThreadStateLike, held: list[HeldEntry], rec: LockRecord, trylock: bool, site: Stack
+        self,
+        ts: ThreadStateLike,
+        held: list[HeldEntry],
+        rec: LockRecord,
+        trylock: bool,
+        site: Stack,
     ) -> None:
         task = self._task(ts)
         self._sync(task, held)
@@ -525,7 +530,9 @@ class Recorder:
         for edge in edges:
             order = self._violates(edge)
             if order is not None:
-                self._collected.append(("finding", self._order_finding(self._run_view(), edge, order)))
+                self._collected.append(
+                    ("finding", self._order_finding(self._run_view(), edge, order))
+                )
 
     def _order_finding(self, run: Run, edge: Edge, order: list[str]) -> Finding:
         dep = dependency_view(run, edge)
@@ -667,4 +674,3 @@ def _stderr(text: str) -> None:
         stream.flush()
     except (OSError, ValueError):
         pass
-

@@ -123,7 +123,7 @@ class Session:
         return target
 
     def _at_exit(self) -> None:
-        if _current is not self or os.getpid() != self.pid and not self.parallel:
+        if _current is not self or (os.getpid() != self.pid and not self.parallel):
             return
         try:
             self.core.set_active(False)

@@ -114,11 +114,7 @@ def creation_site(kind: str, depth: int = 2, skip: str = "") -> CreationSite:
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        if (
-            filename in _SKIP_FOR_CLASS
-            or is_own(filename)
-            or (skip and filename.startswith(skip))
-        ):
+        if filename in _SKIP_FOR_CLASS or is_own(filename) or (skip and filename.startswith(skip)):
             if code.co_name == "__init__":
                 owner = frame.f_locals.get("self")
                 if owner is not None:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import importlib
+
+_tomllib: Any
 try:
-    import tomllib as _tomllib
+    _tomllib = importlib.import_module("tomllib")
 except ImportError:  # Python 3.10
-    _tomllib = None  # type: ignore[assignment]
+    _tomllib = None
 
 
 class TomlError(ValueError):
@@ -29,7 +32,8 @@ class TomlError(ValueError):
 def loads(text: str) -> dict[str, Any]:
     if _tomllib is not None:
         try:
-            return _tomllib.loads(text)
+            data: dict[str, Any] = _tomllib.loads(text)
+            return data
         except _tomllib.TOMLDecodeError as exc:
             line = getattr(exc, "lineno", 0) or _line_of(str(exc))
             raise TomlError(line, str(exc).split(" (at line")[0]) from None
@@ -157,7 +161,7 @@ class _Parser:
         raise self.error("expected a value (string, number, boolean or array)")
 
     def basic_string(self) -> str:
-        out = []
+        out: list[str] = []
         i = self.pos + 1
         text = self.text
         while i < len(text):
