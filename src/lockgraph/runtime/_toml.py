@@ -10,10 +10,9 @@ Anything else is an error naming the line.
 
 from __future__ import annotations
 
+import importlib
 import re
 from typing import Any
-
-import importlib
 
 _tomllib: Any
 try:
