@@ -34,5 +34,3 @@ def core(request: pytest.FixtureRequest) -> str:
 def core_module(core: str) -> ModuleType:
     mod = "lockgraph.runtime._cfast" if core == "c" else "lockgraph.runtime._pyfast"
     return importlib.import_module(mod)
-
-

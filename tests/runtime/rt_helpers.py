@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+
 def run_python(
     code: str,
     core: str,
