@@ -87,6 +87,8 @@ class Engine:
         self._root = ClassChain(())
         self._iroot = InstanceChain()
         self._ichains = 0
+        self.instance_chain_limit = INSTANCE_CHAIN_LIMIT
+        """Instance trie nodes kept before starting afresh (bounds memory)."""
         self._chains: list[ClassChain] = []
         self._cms: dict[tuple[int, Mode, bool], int] = {}
         self._cm_uses: list[tuple[int, Mode, bool]] = []
@@ -295,13 +297,15 @@ class Engine:
             self.on_cycle(cycle, task)
 
     def _new_ichain(self, task: Task, use: LockUse, ichain: InstanceChain) -> InstanceChain:
-        if self._ichains >= INSTANCE_CHAIN_LIMIT:
+        if self._ichains >= self.instance_chain_limit:
             # Start afresh: the evidence is in the dependencies, not in the trie.
+            # Tasks holding locks move to the new trie too (their held entries
+            # included), or they would keep growing the old one forever.
             self._iroot = InstanceChain()
             self._ichains = 0
             for other in self.tasks:
-                if not other.held:
-                    other.ichain = self._iroot
+                self._rebase(other)
+            ichain = task.ichain
         self._ichains += 1
         inxt = InstanceChain()
         ichain.next[use] = inxt
@@ -320,6 +324,19 @@ class Engine:
                 self._label(lock)
             edge.narrow_gate(frozenset(i for i in exclusive if i != held_lock.id))
         return inxt
+
+    def _rebase(self, task: Task) -> None:
+        """Re-walk ``task``'s held locks in the current instance trie."""
+        node = self._iroot
+        held = task.held
+        for i, h in enumerate(held):
+            held[i] = (h[_USE], h[_SITE], h[_CHAIN], node, h[_EVENT])
+            nxt = node.next.get(h[_USE])
+            if nxt is None:
+                nxt = node.next[h[_USE]] = InstanceChain()
+                self._ichains += 1
+            node = nxt
+        task.ichain = node
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
         token = task.token

@@ -42,6 +42,9 @@ from lockgraph.runtime._protocol import HeldEntry, ThreadStateLike
 MUTEX_WAIT = 0.5
 """Seconds a thread waits for the recorder's mutex before deferring its event."""
 
+INSTANCE_CHAIN_LIMIT = 20_000
+"""Instance-trie nodes the runtime's engine keeps (see ``Engine.instance_chain_limit``)."""
+
 _allocate_lock = _thread.allocate_lock
 
 
@@ -86,6 +89,8 @@ class Recorder:
         self.core = core
         self.config = config
         self.engine = Engine()
+        # Short-lived locks each make instance-trie nodes: start afresh sooner.
+        self.engine.instance_chain_limit = INSTANCE_CHAIN_LIMIT
         self.engine.on_cycle = self._on_cycle
         self.engine.on_finding = self._on_finding
         self.mutex = _allocate_lock()

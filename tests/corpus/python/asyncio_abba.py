@@ -15,9 +15,8 @@ async def main():
                 pass
 
     async def restock():
-        async with stock:
-            async with orders:
-                pass
+        async with stock, orders:
+            pass
 
     await asyncio.create_task(place())
     await asyncio.create_task(restock())

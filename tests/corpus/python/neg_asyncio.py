@@ -14,9 +14,8 @@ async def main():
 
     async def worker(i):
         await ready.wait()
-        async with a:
-            async with b:
-                await asyncio.sleep(0)
+        async with a, b:
+            await asyncio.sleep(0)
         async with cond:
             box.append(i)
             cond.notify_all()

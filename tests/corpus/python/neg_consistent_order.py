@@ -11,13 +11,10 @@ c = threading.Lock()
 
 def work(n):
     for _ in range(50):
-        with a:
-            with b:
-                with c:
-                    pass
-        with b:
-            with c:
-                pass
+        with a, b, c:
+            pass
+        with b, c:
+            pass
         with c:
             if a.acquire(blocking=False):  # reverse order, but a trylock
                 a.release()

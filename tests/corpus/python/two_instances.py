@@ -11,10 +11,9 @@ class Account:
 
 
 def transfer(src, dst, amount):
-    with src.lock:
-        with dst.lock:
-            src.balance -= amount
-            dst.balance += amount
+    with src.lock, dst.lock:
+        src.balance -= amount
+        dst.balance += amount
 
 
 a, b = Account(100), Account(100)
