@@ -47,7 +47,9 @@ class Config:
     """Where the configuration came from (a file, or empty)."""
 
     def to_env(self) -> str:
-        return json.dumps(asdict(self))
+        data = asdict(self)
+        del data["source"]
+        return json.dumps(data)
 
     @staticmethod
     def from_env(text: str) -> Config:
