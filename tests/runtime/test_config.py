@@ -3,7 +3,6 @@ settings loaded from pyproject.toml / lockgraph.toml."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -34,6 +33,7 @@ escaped = "tab\\there \\"q\\" \\u00e9"
 
 
 def test_subset_matches_tomllib_on_a_sample() -> None:
+    tomllib = pytest.importorskip("tomllib")
     assert _toml.loads_subset(SAMPLE) == tomllib.loads(SAMPLE)
 
 
@@ -59,6 +59,7 @@ def _dump(value: object) -> str:
 
 @given(st.dictionaries(_keys, _values, max_size=6))
 def test_subset_agrees_with_tomllib(table: dict[str, object]) -> None:
+    tomllib = pytest.importorskip("tomllib")
     text = "[tool.lockgraph]\n" + "".join(f"{k} = {_dump(v)}\n" for k, v in table.items())
     assert _toml.loads_subset(text) == tomllib.loads(text)
 
