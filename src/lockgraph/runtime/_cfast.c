@@ -34,7 +34,7 @@ static PyObject *ts_key = NULL;       /* key of our ThreadState in the thread di
 static uint64_t next_uid = 1;
 
 typedef struct {
-    PyObject *lock;  /* strong */
+    PyObject *lock;  /* borrowed: a lock removes its entry when it is freed */
     PyObject *code;  /* strong, may be NULL */
     int where;       /* 3.11+: instruction offset; 3.10: line number */
     uintptr_t frame; /* identity of the frame, to find it again while it runs */
@@ -230,7 +230,7 @@ ts_grow(TSObject *ts)
 static void
 entry_clear(Entry *e)
 {
-    Py_CLEAR(e->lock);
+    e->lock = NULL;
     Py_CLEAR(e->code);
 }
 
@@ -241,7 +241,6 @@ ts_push(TSObject *ts, PyObject *lock, uint64_t h, int trylock)
     if (ts->depth == ts->cap && ts_grow(ts) < 0)
         return -1;
     Entry *e = &ts->held[ts->depth];
-    Py_INCREF(lock);
     e->lock = lock;
     e->code = NULL;
     e->where = -1;
@@ -289,10 +288,8 @@ ts_remove(TSObject *ts, PyObject *lock)
 static int
 ts_traverse(TSObject *ts, visitproc visit, void *arg)
 {
-    for (Py_ssize_t i = 0; i < ts->depth; i++) {
-        Py_VISIT(ts->held[i].lock);
+    for (Py_ssize_t i = 0; i < ts->depth; i++)
         Py_VISIT(ts->held[i].code);
-    }
     Py_VISIT(ts->task);
     return 0;
 }
@@ -726,6 +723,8 @@ lock_dealloc(LockObject *self)
     PyObject_GC_UnTrack(self);
     if (self->weakreflist != NULL)
         PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->holder != NULL) /* freed while held: its entry goes too */
+        ts_remove(self->holder, (PyObject *)self);
     lock_clear(self);
     if (self->lk) {
         if (self->locked)

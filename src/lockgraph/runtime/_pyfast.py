@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import itertools
 import sys
+import weakref
 from typing import Any
 
 from lockgraph.runtime._protocol import HeldEntry, Hook
@@ -47,35 +48,47 @@ class ThreadState:
         return len(self._held)
 
     def held(self) -> list[HeldEntry]:
-        return [(e[0], e[1], e[2], e[3], e[5]) for e in self._held]
+        entries = [(e[0](), e[1], e[2], e[3], e[5]) for e in self._held]
+        return [e for e in entries if e[0] is not None]
 
     def forget(self) -> None:
         self._seen.clear()
 
     def drop_all(self) -> None:
         for e in self._held:
-            if e[0]._holder is self:
-                e[0]._holder = None
+            lock = e[0]()
+            if lock is not None and lock._holder is self:
+                lock._holder = None
         self._held.clear()
         self._seen.clear()
 
     def _push(self, lock: _Base, h: int, trylock: bool, frame: Any) -> None:
+        # A weak reference: a lock freed while held leaves the stack (``_gone``).
+        ref = weakref.ref(lock, self._gone)
         if frame is None:
-            self._held.append([lock, None, -1, 0, h, trylock])
+            self._held.append([ref, None, -1, 0, h, trylock, lock._uid])
         else:
-            self._held.append([lock, frame.f_code, frame.f_lineno, id(frame), h, trylock])
+            entry = [ref, frame.f_code, frame.f_lineno, id(frame), h, trylock, lock._uid]
+            self._held.append(entry)
+
+    def _gone(self, ref: Any) -> None:
+        self._remove_at(next((i for i, e in enumerate(self._held) if e[0] is ref), -1))
 
     def _remove(self, lock: _Base) -> bool:
         held = self._held
         for i in range(len(held) - 1, -1, -1):
-            if held[i][0] is lock:
-                break
-        else:
+            if held[i][0]() is lock:
+                return self._remove_at(i)
+        return False
+
+    def _remove_at(self, i: int) -> bool:
+        held = self._held
+        if i < 0:
             return False
         del held[i]
         for j in range(i, len(held)):
             top = held[j - 1][4] if j else _SEED
-            held[j][4] = hash((top, held[j][0]._uid, held[j][5]))
+            held[j][4] = hash((top, held[j][6], held[j][5]))
         return True
 
 

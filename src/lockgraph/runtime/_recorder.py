@@ -120,6 +120,15 @@ class Recorder:
         try:
             site = _sites.current_stack()
             held = ts.held()
+            if not trylock and not rec.reentrant and self._handoff(lock, held):
+                # ``lock.acquire()`` twice in one frame: a Lock used as a signal that
+                # another thread releases (the idiom of ``_thread`` code), a wait.
+                event = f"(release of {rec.class_name} by another thread)"
+                new = self._locked(self._wait, ts, [e for e in held if e[0] is not lock],
+                                   event, site)
+                if new:
+                    self._act(new, site, rec)
+                return False
             new = self._locked(self._acquire, ts, held, rec, trylock, site)
         except Exception as exc:
             self._internal_error(exc)
@@ -133,6 +142,15 @@ class Recorder:
         except Exception as exc:
             self._internal_error(exc)
         return True
+
+    @staticmethod
+    def _handoff(lock: Any, held: list[HeldEntry]) -> bool:
+        """Whether this re-acquisition of a held Lock is in the frame that took it."""
+        mine = [e for e in held if e[0] is lock]
+        if not mine:
+            return False
+        frame = _sites.user_frame()
+        return frame is not None and any(e[3] == id(frame) for e in mine)
 
     def wait(self, event: str, exclude: Any = None) -> None:
         """The calling thread is about to wait for ``event`` (the held locks depend on it)."""
@@ -293,9 +311,11 @@ class Recorder:
     def _sync(self, task: Task, held: list[HeldEntry]) -> None:
         """Make the engine's held stack for ``task`` what the core says it is."""
         want: list[tuple[LockUse, HeldEntry]] = []
+        seen: set[int] = set()
         for entry in held:
             rec = entry[0]._lockgraph_rec
-            if rec is not None:
+            if rec is not None and id(entry[0]) not in seen:
+                seen.add(id(entry[0]))  # a second entry is a thread waiting for a handoff
                 want.append((self.use(rec, entry[4]), entry))
         have = task.held
         k = 0

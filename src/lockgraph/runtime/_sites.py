@@ -73,6 +73,14 @@ def stack_from(frame: FrameType | None, first_line: int = -1) -> Stack:
     return tuple(frames)
 
 
+def user_frame() -> FrameType | None:
+    """The innermost frame that is not lockgraph's own."""
+    frame: FrameType | None = _getframe(1)
+    while frame is not None and is_own(frame.f_code.co_filename):
+        frame = frame.f_back
+    return frame
+
+
 def current_stack() -> Stack:
     return stack_from(_getframe(1))
 
