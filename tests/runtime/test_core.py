@@ -33,7 +33,7 @@ def calls(core_module: ModuleType) -> Iterator[list[tuple[Any, bool, int]]]:
 
 
 def test_lock_semantics(core_module: ModuleType) -> None:
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     assert not lock.locked()
     assert lock.acquire()
     assert lock.locked()
@@ -53,7 +53,7 @@ def test_lock_semantics(core_module: ModuleType) -> None:
 
 
 def test_lock_released_by_another_thread(core_module: ModuleType, calls: list[Any]) -> None:
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     lock.acquire()
     t = threading.Thread(target=lock.release)
     t.start()
@@ -63,7 +63,7 @@ def test_lock_released_by_another_thread(core_module: ModuleType, calls: list[An
 
 
 def test_rlock_semantics(core_module: ModuleType) -> None:
-    r = core_module.RLock()
+    r = core_module.new_rlock()
     r.acquire()
     r.acquire()
     assert r._is_owned()
@@ -85,7 +85,7 @@ def test_rlock_semantics(core_module: ModuleType) -> None:
 
 
 def test_condition_on_core_locks(core_module: ModuleType, calls: list[Any]) -> None:
-    for lock in (core_module.Lock(), core_module.RLock()):
+    for lock in (core_module.new_lock(), core_module.new_rlock()):
         cond = threading.Condition(lock)
         box: list[int] = []
 
@@ -102,7 +102,7 @@ def test_condition_on_core_locks(core_module: ModuleType, calls: list[Any]) -> N
 
 
 def test_seen_chain_calls_the_hook_once(core_module: ModuleType, calls: list[Any]) -> None:
-    a, b = core_module.Lock(), core_module.Lock()
+    a, b = core_module.new_lock(), core_module.new_lock()
     for _ in range(100):
         with a, b:
             pass
@@ -113,7 +113,7 @@ def test_seen_chain_calls_the_hook_once(core_module: ModuleType, calls: list[Any
 
 
 def test_held_stack_and_out_of_order_release(core_module: ModuleType, calls: list[Any]) -> None:
-    a, b, c = core_module.Lock(), core_module.RLock(), core_module.Lock()
+    a, b, c = core_module.new_lock(), core_module.new_rlock(), core_module.new_lock()
     a.acquire()
     b.acquire()
     b.acquire()  # reentry: not an event
@@ -135,7 +135,7 @@ def test_held_stack_and_out_of_order_release(core_module: ModuleType, calls: lis
 def test_reacquiring_a_held_lock_goes_to_the_hook(
     core_module: ModuleType, calls: list[Any]
 ) -> None:
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     lock.acquire()
 
     def refuse(lk: Any, ts: Any, trylock: bool) -> bool:
@@ -149,7 +149,7 @@ def test_reacquiring_a_held_lock_goes_to_the_hook(
 
 
 def test_busy_thread_records_nothing(core_module: ModuleType, calls: list[Any]) -> None:
-    inner = core_module.Lock()
+    inner = core_module.new_lock()
 
     def hook(lock: Any, ts: Any, trylock: bool) -> bool:
         calls.append((lock, trylock, ts.depth))
@@ -158,7 +158,7 @@ def test_busy_thread_records_nothing(core_module: ModuleType, calls: list[Any]) 
         return True
 
     core_module.set_hook(hook)
-    outer = core_module.Lock()
+    outer = core_module.new_lock()
     with outer:
         pass
     assert [c[0] for c in calls] == [outer]
@@ -166,7 +166,7 @@ def test_busy_thread_records_nothing(core_module: ModuleType, calls: list[Any]) 
 
 def test_inactive_core_records_nothing(core_module: ModuleType, calls: list[Any]) -> None:
     core_module.set_active(False)
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     with lock:
         assert core_module.current().depth == 0
     assert calls == []
@@ -175,7 +175,7 @@ def test_inactive_core_records_nothing(core_module: ModuleType, calls: list[Any]
 def test_timeout_and_interrupted_wait_leave_no_entry(
     core_module: ModuleType, calls: list[Any]
 ) -> None:
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     ready = threading.Event()
     done = threading.Event()
 
@@ -196,7 +196,7 @@ def test_timeout_and_interrupted_wait_leave_no_entry(
 
 
 def test_locks_are_freed(core_module: ModuleType, calls: list[Any]) -> None:
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     with lock:
         pass
     ref = weakref.ref(lock)
@@ -206,7 +206,7 @@ def test_locks_are_freed(core_module: ModuleType, calls: list[Any]) -> None:
 
 
 def test_fork_reinit(core_module: ModuleType, calls: list[Any]) -> None:
-    lock = core_module.RLock()
+    lock = core_module.new_rlock()
     lock.acquire()
     lock._at_fork_reinit()
     assert not lock._is_owned()
@@ -216,7 +216,7 @@ def test_fork_reinit(core_module: ModuleType, calls: list[Any]) -> None:
 
 
 def test_rename_starts_new_chains(core_module: ModuleType, calls: list[Any]) -> None:
-    lock = core_module.Lock()
+    lock = core_module.new_lock()
     with lock:
         pass
     uid = lock._lockgraph_uid
@@ -225,3 +225,10 @@ def test_rename_starts_new_chains(core_module: ModuleType, calls: list[Any]) -> 
     with lock:
         pass
     assert len(calls) == 2
+
+
+def test_types_cannot_be_instantiated(core_module: ModuleType) -> None:
+    """Like ``_thread.lock``: ``type(threading.Lock())()`` is an error."""
+    for tp in (core_module.Lock, core_module.RLock):
+        with pytest.raises(TypeError, match=f"cannot create '{tp.__module__}.{tp.__name__}'"):
+            tp()

@@ -672,13 +672,11 @@ do_release_final(LockObject *self)
 
 /* ------------------------------------------------------------ Lock */
 
+/* Like _thread.lock, the types cannot be instantiated from Python: new_lock() and
+ * new_rlock() make them. */
 static PyObject *
-lock_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+lock_new(PyTypeObject *type)
 {
-    if (PyTuple_GET_SIZE(args) || (kwds && PyDict_GET_SIZE(kwds))) {
-        PyErr_SetString(PyExc_TypeError, "lockgraph locks take no arguments");
-        return NULL;
-    }
     LockObject *self = PyObject_GC_New(LockObject, type);
     if (self == NULL)
         return NULL;
@@ -858,8 +856,7 @@ static PyMethodDef lock_methods[] = {
 static PyTypeObject LockType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lockgraph.runtime._cfast.Lock",
     .tp_basicsize = sizeof(LockObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = lock_new,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_dealloc = (destructor)lock_dealloc,
     .tp_traverse = (traverseproc)lock_traverse,
     .tp_clear = (inquiry)lock_clear,
@@ -951,8 +948,7 @@ static PyMethodDef rlock_methods[] = {
 static PyTypeObject RLockType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "lockgraph.runtime._cfast.RLock",
     .tp_basicsize = sizeof(LockObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_new = lock_new,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .tp_dealloc = (destructor)lock_dealloc,
     .tp_traverse = (traverseproc)lock_traverse,
     .tp_clear = (inquiry)lock_clear,
@@ -998,7 +994,21 @@ mod_current(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
     return (PyObject *)ts;
 }
 
+static PyObject *
+mod_new_lock(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    return lock_new(&LockType);
+}
+
+static PyObject *
+mod_new_rlock(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored))
+{
+    return lock_new(&RLockType);
+}
+
 static PyMethodDef module_methods[] = {
+    {"new_lock", mod_new_lock, METH_NOARGS, "a new Lock"},
+    {"new_rlock", mod_new_rlock, METH_NOARGS, "a new RLock"},
     {"set_hook", mod_set_hook, METH_O, "set the miss hook: hook(lock, ts, trylock) -> bool"},
     {"set_active", mod_set_active, METH_O, "start or stop recording"},
     {"current", mod_current, METH_NOARGS, "the calling thread's state (None if unavailable)"},

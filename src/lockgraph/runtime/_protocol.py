@@ -64,8 +64,12 @@ Hook = Callable[[Any, Any, bool], bool]
 class Core(Protocol):
     """What ``_cfast`` and ``_pyfast`` export."""
 
-    Lock: Callable[[], LockLike]
-    RLock: Callable[[], LockLike]
+    Lock: type
+    RLock: type
+
+    def new_lock(self) -> LockLike: ...
+
+    def new_rlock(self) -> LockLike: ...
 
     def set_hook(self, hook: Hook | None) -> None: ...
 

@@ -112,12 +112,28 @@ def set_active(flag: bool) -> None:
     _active = bool(flag)
 
 
+_TOKEN = object()
+
+
+def new_lock() -> Lock:
+    return Lock(_TOKEN)
+
+
+def new_rlock() -> RLock:
+    return RLock(_TOKEN)
+
+
 class _Base:
     __slots__ = ("__weakref__", "_count", "_holder", "_inner", "_owner", "_rec", "_uid")
     _reentrant = False
     _inner: Any
 
-    def __init__(self) -> None:
+    def __new__(cls, token: object = None) -> Any:
+        if token is not _TOKEN:  # like _thread.lock: made by new_lock() only
+            raise TypeError(f"cannot create '{cls.__module__}.{cls.__name__}' instances")
+        return super().__new__(cls)
+
+    def __init__(self, token: object = None) -> None:
         self._uid = next(_uids)
         self._holder: ThreadState | None = None
         self._rec: Any = None
@@ -221,8 +237,8 @@ class Lock(_Base):
 
     __slots__ = ()
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, token: object = None) -> None:
+        super().__init__(token)
         self._inner = _allocate()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -252,8 +268,8 @@ class RLock(_Base):
     __slots__ = ()
     _reentrant = True
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, token: object = None) -> None:
+        super().__init__(token)
         self._inner = _RLock()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
