@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench clean
+.PHONY: setup demo test lint typecheck unit bench stdlib-suites clean
 
 $(STAMP): pyproject.toml setup.py src/lockgraph/runtime/_cfast.c
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: lint typecheck unit
 
 bench: setup
 	$(BIN)/python benchmarks/analyze_throughput.py
+	$(BIN)/python benchmarks/runtime_overhead.py
+
+# The standard library's lock-heavy test suites under lockgraph run (docs/python.md).
+stdlib-suites: setup
+	$(BIN)/python benchmarks/stdlib_suites.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
