@@ -66,15 +66,28 @@ def main() -> int:
             continue
         rc0, t0, _, _ = run([sys.executable, "-m", "test", suite], env)
         data = out / f"{suite}.{args.core}.lockgraph"
-        cmd = [sys.executable, "-m", "lockgraph", "run", "--no-report", "--data-file",
-               str(data), "-m", "test", suite]
+        cmd = [
+            sys.executable,
+            "-m",
+            "lockgraph",
+            "run",
+            "--no-report",
+            "--data-file",
+            str(data),
+            "-m",
+            "test",
+            suite,
+        ]
         rc1, t1, stdout, stderr = run(cmd, env)
         (out / f"{suite}.{args.core}.log").write_text(stdout + stderr)
         summary = "?"
         if data.exists():
             report = subprocess.run(
                 [sys.executable, "-m", "lockgraph", "report", str(data)],
-                capture_output=True, text=True, check=False, timeout=600,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=600,
             )
             summary = report.stdout.strip().splitlines()[-1]
         print(

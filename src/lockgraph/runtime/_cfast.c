@@ -619,6 +619,8 @@ do_acquire(LockObject *self, int blocking, double timeout)
     }
     TSObject *ts = NULL;
     int pushed = 0;
+    if (timeout == 0)
+        blocking = 0; /* acquire(timeout=0) never waits: a trylock */
     if (active) {
         ts = get_ts();
         if (ts != NULL && !ts->busy && blocking) {

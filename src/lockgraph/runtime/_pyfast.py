@@ -183,7 +183,8 @@ class _Base:
                 return True
         ts = current() if _active else None
         pushed = False
-        if ts is not None and not ts.busy and blocking:
+        waits = blocking and timeout != 0  # acquire(timeout=0) is a trylock
+        if ts is not None and not ts.busy and waits:
             pushed = self._track(ts, False, frame)
         try:
             ok: bool = self._inner.acquire(blocking, timeout)
@@ -198,7 +199,7 @@ class _Base:
         if self._reentrant:
             self._owner = _get_ident()
             self._count = 1
-        if not blocking and ts is not None and not ts.busy:
+        if not waits and ts is not None and not ts.busy:
             try:
                 pushed = self._track(ts, True, frame)
             except BaseException:

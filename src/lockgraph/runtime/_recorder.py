@@ -124,8 +124,9 @@ class Recorder:
                 # ``lock.acquire()`` twice in one frame: a Lock used as a signal that
                 # another thread releases (the idiom of ``_thread`` code), a wait.
                 event = f"(release of {rec.class_name} by another thread)"
-                new = self._locked(self._wait, ts, [e for e in held if e[0] is not lock],
-                                   event, site)
+                new = self._locked(
+                    self._wait, ts, [e for e in held if e[0] is not lock], event, site
+                )
                 if new:
                     self._act(new, site, rec)
                 return False
