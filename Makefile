@@ -36,8 +36,12 @@ bench: setup
 	$(BIN)/python benchmarks/runtime_overhead.py
 
 # The standard library's lock-heavy test suites under lockgraph run (docs/python.md).
+# This Python's own suites, then the system Python's test_concurrent_futures (some
+# Python builds ship no test_concurrent_futures; Debian's test suite package has it).
 stdlib-suites: setup
 	$(BIN)/python benchmarks/stdlib_suites.py
+	bash benchmarks/install_stdlib_tests.sh /usr/bin/python3 && \
+	  $(BIN)/python benchmarks/stdlib_suites.py --python /usr/bin/python3 test_concurrent_futures
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

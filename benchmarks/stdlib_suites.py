@@ -15,7 +15,6 @@ The findings are explained in docs/python.md; each data file is kept in
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import re
 import subprocess
@@ -27,8 +26,10 @@ SUITES = ["test_threading", "test_queue", "test_logging", "test_concurrent_futur
 TIMEOUT = 1800
 
 
-def available(suite: str) -> bool:
-    return importlib.util.find_spec(f"test.{suite}") is not None
+def available(python: str, suite: str) -> bool:
+    code = f"import importlib.util as u; print(u.find_spec('test.{suite}') is not None)"
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    return out.stdout.strip() == "True"
 
 
 def run(cmd: list[str], env: dict[str, str]) -> tuple[int, float, str, str]:
@@ -52,19 +53,35 @@ def main() -> int:
     parser.add_argument("suites", nargs="*", default=SUITES)
     parser.add_argument("--core", choices=["c", "python"], default="c")
     parser.add_argument("--out", default="out/stdlib")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="another Python 3.10+ to run the suites with (lockgraph from this checkout's "
+        "src/; benchmarks/install_stdlib_tests.sh installs a Debian Python's test suite)",
+    )
     args = parser.parse_args()
+    python = args.python
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, LOCKGRAPH_CORE=args.core)
     env.pop("LOCKGRAPH_SUBPROCESS", None)
-    print(f"Python {sys.version.split()[0]} ({sys.executable}), core {args.core}\n")
+    if python != sys.executable:
+        src = Path(__file__).resolve().parent.parent / "src"
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")])
+    version = subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    print(f"Python {version} ({python}), core {args.core}\n")
     print("| suite | bare | under lockgraph | tests | findings |")
     print("|---|---|---|---|---|")
     for suite in args.suites:
-        if not available(suite):
+        if not available(python, suite):
             print(f"| {suite} | not in this Python's test package | | | |")
             continue
-        rc0, t0, _, _ = run([sys.executable, "-m", "test", suite], env)
+        rc0, t0, _, _ = run([python, "-m", "test", suite], env)
         data = out / f"{suite}.{args.core}.lockgraph"
         cmd = [
             sys.executable,
