@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,32 @@ def test_subprocesses_are_recorded(core: str, tmp_path: Path) -> None:
     assert finding.kind == "circular-dependency"
     assert read_meta(str(tmp_path / ".lockgraph"))["combined"] == "2"
     assert not list(tmp_path.glob(".lockgraph.*"))
+
+
+def test_killed_and_concurrent_runs_leave_a_valid_data_file(core: str, tmp_path: Path) -> None:
+    (tmp_path / "abba.py").write_text(ABBA)
+    assert lockgraph("run", "--no-report", "abba.py", cwd=tmp_path, core=core).returncode == 0
+    before = (tmp_path / ".lockgraph").read_bytes()
+    (tmp_path / "slow.py").write_text("import time, threading\nthreading.Lock()\ntime.sleep(30)\n")
+    env = dict(os.environ, LOCKGRAPH_CORE=core)
+    env.pop("LOCKGRAPH_SUBPROCESS", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lockgraph", "run", "slow.py"], cwd=tmp_path, env=env
+    )
+    time.sleep(1.5)
+    proc.kill()
+    proc.wait(timeout=30)
+    assert (tmp_path / ".lockgraph").read_bytes() == before  # untouched, still valid
+    # several processes writing one data file at once: each write is whole
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lockgraph", "run", "--no-report", "abba.py"],
+            cwd=tmp_path,
+            env=env,
+        )
+        for _ in range(4)
+    ]
+    for p in procs:
+        assert p.wait(timeout=60) == 0
+    assert [f.kind for f in load_findings(str(tmp_path / ".lockgraph"))] == ["circular-dependency"]
+    assert not list(tmp_path.glob(".lockgraph-*.tmp"))

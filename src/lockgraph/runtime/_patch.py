@@ -130,7 +130,7 @@ def patch_threading(p: Patches, rec: Recorder, lock_factory: Any, rlock_factory:
             rec.thread_exit(ts)
 
     def join(self: threading.Thread, timeout: float | None = None) -> None:
-        if self is not threading.current_thread():
+        if self is not threading.current_thread() and (timeout is None or timeout > 0):
             rec.join(self)
         orig_join(self, timeout)
 
@@ -141,7 +141,7 @@ def patch_threading(p: Patches, rec: Recorder, lock_factory: Any, rlock_factory:
 
     def wait(self: threading.Condition, timeout: float | None = None) -> bool:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None:
+        if event is not None and (timeout is None or timeout > 0):  # 0: a poll, no wait
             rec.wait(event, exclude=self._lock)  # type: ignore[attr-defined]
         return orig_wait(self, timeout)
 
@@ -176,13 +176,13 @@ def patch_futures(p: Patches, rec: Recorder) -> None:
 
     def result(self: Any, timeout: float | None = None) -> Any:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None and not self.done():
+        if event is not None and (timeout is None or timeout > 0) and not self.done():
             rec.wait(event)
         return orig_result(self, timeout)
 
     def exception(self: Any, timeout: float | None = None) -> Any:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None and not self.done():
+        if event is not None and (timeout is None or timeout > 0) and not self.done():
             rec.wait(event)
         return orig_exception(self, timeout)
 

@@ -5,7 +5,7 @@ threads, all used the ordinary way."""
 import logging
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 
 logging.basicConfig(
     level=logging.INFO, format="%(threadName)s %(message)s", handlers=[logging.NullHandler()]
@@ -40,6 +40,9 @@ for t in threads:
     t.start()
 with ThreadPoolExecutor(max_workers=4) as pool:
     total = sum(pool.map(square, range(100)))
+    futures = [pool.submit(square, i) for i in range(20)]
+    wait(futures)  # takes every future's condition, in id() order
+    total += sum(f.result() for f in as_completed(futures))
 for t in threads:
     t.join()
 print(len(results), total)
