@@ -95,10 +95,13 @@ def factories(core: Any) -> tuple[Callable[[], Any], Callable[..., Any]]:
         lock._lockgraph_rec = LockRecord(creation_site("RLock"), True, current_naming())
         return lock
 
-    # What threading's own names say they are (``test.support.check__all__`` and
-    # other introspection look at ``__module__``).
-    for fn in (Lock, RLock):
+    # Named as threading's own: introspection (``test.support.check__all__``) reads
+    # ``__module__``, and pickle stores ``threading.Lock`` by reference (what
+    # ``multiprocessing.managers.SyncManager`` registers), which unpickles to the
+    # receiving process's own ``threading.Lock``.
+    for fn, name in ((Lock, "Lock"), (RLock, "RLock")):
         fn.__module__ = "threading"
+        fn.__qualname__ = name
     return Lock, RLock
 
 
