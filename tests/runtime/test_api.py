@@ -236,3 +236,15 @@ except Exception as exc:
 """
     result = run_api(code, core, tmp_path)
     assert result.stdout.split() == ["TypeError", "True", "InputError"]
+
+
+def test_factories_pickle_as_threading_names(core: str, tmp_path: Path) -> None:
+    """multiprocessing managers pickle ``threading.Lock`` itself (by reference)."""
+    code = """
+import pickle, threading, lockgraph
+lockgraph.enable()
+print(pickle.loads(pickle.dumps(threading.Lock)) is threading.Lock,
+      pickle.loads(pickle.dumps(threading.RLock)) is threading.RLock,
+      threading.Lock.__module__)
+"""
+    assert run_api(code, core, tmp_path).stdout.split() == ["True", "True", "threading"]
