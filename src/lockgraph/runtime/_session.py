@@ -146,9 +146,13 @@ class Session:
 
         run, findings = self.finished or self.finish()
         report = Report(findings, self.config.show_pruned, run, self.sources, run.events)
-        if not report.findings and not self.config.show_pruned:
+        stream = out or sys.stderr
+        if not report.shown and self.config.format == "text":
+            from lockgraph.report.text import summary
+
+            stream.write(summary(report) + "\n")  # one line: it ran, nothing found
             return
-        renderer(self.config.format)(report, out or sys.stderr)
+        renderer(self.config.format)(report, stream)
 
     # -- fork ----------------------------------------------------------------------
 
