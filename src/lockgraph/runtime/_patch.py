@@ -201,6 +201,18 @@ def patch_futures(p: Patches, rec: Recorder) -> None:
             rec.signal(event)
         orig_set_exception(self, exc)
 
+    def mark_fork_safe() -> None:
+        # bpo-45021: re-initialised in the child by concurrent.futures itself
+        lock = getattr(sys.modules.get("concurrent.futures.thread"), "_global_shutdown_lock", None)
+        rec_ = getattr(lock, "_lockgraph_rec", None)
+        if rec_ is not None:
+            rec_.name = rec_.name or "concurrent.futures.thread._global_shutdown_lock"
+            rec_.fork_safe = True
+
+    if "concurrent.futures.thread" in sys.modules:
+        mark_fork_safe()
+    else:
+        watch_import(p, "concurrent.futures.thread", mark_fork_safe)
     p.set(future_cls, "__init__", init)
     p.set(future_cls, "result", result)
     p.set(future_cls, "exception", exception)

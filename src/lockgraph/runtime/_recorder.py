@@ -400,6 +400,7 @@ class Recorder:
 
     def _held_across_fork(self, ts: ThreadStateLike, forker: str, site: Stack) -> None:
         holder = self._task(ts)
+        running = sys._current_frames().get(ts.ident)  # the holder's stack, for sites
         for lock, code, line, frame_id, trylock in ts.held():
             rec = lock._lockgraph_rec
             if rec is None or rec.fork_safe or not lock.locked():
@@ -409,7 +410,7 @@ class Recorder:
                 inst.cls.key,
                 inst.key,
                 "w",
-                SiteView.of(_sites.entry_stack(code, line, frame_id)),
+                SiteView.of(_sites.entry_stack(code, line, frame_id, running)),
                 trylock=trylock,
             )
             self.engine.labels[inst.id] = inst.key

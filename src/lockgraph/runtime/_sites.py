@@ -85,11 +85,14 @@ def current_stack() -> Stack:
     return stack_from(_getframe(1))
 
 
-def entry_stack(code: CodeType | None, line: int, frame_id: int) -> Stack:
-    """The site of a held-stack entry: the full stack if its frame still runs."""
+def entry_stack(
+    code: CodeType | None, line: int, frame_id: int, start: FrameType | None = None
+) -> Stack:
+    """The site of a held-stack entry: the full stack if its frame still runs (in the
+    calling thread, or from ``start``: another thread's current frame)."""
     if code is None:
         return ()
-    frame: FrameType | None = _getframe(1)
+    frame: FrameType | None = start if start is not None else _getframe(1)
     while frame is not None:
         if id(frame) == frame_id and frame.f_code is code:
             return stack_from(frame, line)
