@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit bench stdlib-suites clean
+.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario stdlib-suites clean
 
 $(STAMP): pyproject.toml setup.py src/lockgraph/runtime/_cfast.c
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,11 @@ $(STAMP): pyproject.toml setup.py src/lockgraph/runtime/_cfast.c
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Debian packages the report tests use: Graphviz's dot and a headless Chromium.
+# Idempotent; without root it says what to install and the tests that need them skip.
+system-packages:
+	bash scripts/install-system-packages.sh
 
 # Analyse the bundled example trace (exit status 1 means "findings", as expected here).
 demo: setup
@@ -25,15 +30,21 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+unit: setup system-packages
 	$(BIN)/python -m pytest
 
 # The whole suite: what CI runs (.ci/run).
 test: lint typecheck unit
 
-bench: setup
+bench: setup system-packages
 	$(BIN)/python benchmarks/analyze_throughput.py
+	$(BIN)/python benchmarks/html_report.py --browser --data-file
+	$(BIN)/python benchmarks/scenario_explore.py
 	$(BIN)/python benchmarks/runtime_overhead.py
+
+# Scenario explorer: CPU time per seed example, partial-order reduction (docs/performance.md).
+bench-scenario: setup
+	$(BIN)/python benchmarks/scenario_explore.py
 
 # The standard library's lock-heavy test suites under lockgraph run (docs/python.md).
 # This Python's own suites, then the system Python's test_concurrent_futures (some

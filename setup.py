@@ -1,7 +1,9 @@
-"""Builds lockgraph's optional C core; everything else is in pyproject.toml.
+"""Build lockgraph's optional C extensions; everything else is in pyproject.toml.
 
-The extension is optional: without a compiler (or Python headers) the install
-still succeeds and the runtime uses its pure-Python core, with a warning.
+``optional=True``: where no C compiler (or no Python headers) is available the
+install still succeeds, and lockgraph runs the pure-Python versions, with a warning:
+the engine's replay (``lockgraph.engine.core``) and the runtime's lock core
+(``lockgraph.runtime._pyfast``).
 """
 
 from setuptools import Extension, setup
@@ -9,9 +11,14 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(
-            "lockgraph.runtime._cfast",
-            sources=["src/lockgraph/runtime/_cfast.c"],
+            "lockgraph.engine._replay",
+            ["src/lockgraph/engine/_replay.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "lockgraph.runtime._cfast",
+            ["src/lockgraph/runtime/_cfast.c"],
+            optional=True,
+        ),
     ]
 )

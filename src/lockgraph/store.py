@@ -12,8 +12,9 @@ never a corrupt one, and concurrent writers never interleave.
 Schema versions (``SCHEMA_VERSION``):
 
 1. meta, classes, tasks, instances, edges (with witnesses, instance samples, gate
-   locks and occurrences as JSON), happens-before links, online cycles, event
-   findings and the analysed findings (JSON, ``findings.FINDINGS_VERSION``).
+   locks and occurrences as JSON), happens-before links, critical sections inherited
+   across fork and join, online cycles, event findings and the analysed findings
+   (JSON, ``findings.FINDINGS_VERSION``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ CREATE TABLE hb_links (
 CREATE TABLE hb_epochs (task INTEGER PRIMARY KEY, last_epoch INTEGER NOT NULL);
 CREATE TABLE cycles (ord INTEGER PRIMARY KEY, steps TEXT NOT NULL, event INTEGER NOT NULL,
     task INTEGER NOT NULL);
+CREATE TABLE inherited (task INTEGER NOT NULL, instance INTEGER NOT NULL,
+    holder INTEGER NOT NULL, event INTEGER NOT NULL, PRIMARY KEY (task, instance));
 CREATE TABLE event_findings (ord INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE findings (
     ord INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL, pruned TEXT NOT NULL,
@@ -130,6 +133,14 @@ def _write(
         (
             (i, json.dumps([[e.src.id, e.dst.id, bit] for e, bit in steps]), event, task)
             for i, (steps, event, task) in enumerate(run.cycles)
+        ),
+    )
+    db.executemany(
+        "INSERT INTO inherited VALUES (?, ?, ?, ?)",
+        (
+            (task, lock, holder, event)
+            for task, sections in sorted(run.inherited.items())
+            for lock, (holder, event) in sorted(sections.items())
         ),
     )
     db.executemany(
@@ -245,6 +256,16 @@ def load_findings(path: str) -> list[Finding]:
             raise DataError(f"Couldn't read data file {path!r}: bad finding: {exc}") from None
 
 
+def graph_counts(path: str) -> tuple[int, int, int]:
+    """(lock classes, dependencies, tasks) of a data file, without reading the run."""
+    with _open(path) as db:
+        _check(db, path)
+        classes = db.execute("SELECT COUNT(*) FROM classes").fetchone()[0]
+        deps = db.execute("SELECT COUNT(*) FROM edges WHERE bits != 0").fetchone()[0]
+        tasks = db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0]
+        return int(classes), int(deps), int(tasks)
+
+
 def load_run(path: str) -> Run:
     """The run stored in a data file (to combine, chart or re-analyse)."""
     with _open(path) as db:
@@ -284,6 +305,8 @@ def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
         run.cycles.append(
             ([(graph.edges[(ids[s], ids[d])], bit) for s, d, bit in json.loads(steps)], event, task)
         )
+    for task, lock, holder, event in db.execute("SELECT * FROM inherited"):
+        run.inherited.setdefault(task, {})[lock] = (holder, event)
     run.event_findings = [
         Finding.from_json(json.loads(r[0]))
         for r in db.execute("SELECT json FROM event_findings ORDER BY ord")
@@ -362,6 +385,10 @@ def _merge_into(merged: Run, run: Run, prefix: str) -> None:
             m.narrow_gate(frozenset(inst(i) for i in e.gate))
         m.add_occurrences(sorted((tmap[t], ep) for t, ep in e.occurrences), e.occurrences_complete)
     merged.hb.merge(run.hb, tmap)
+    for task, sections in run.inherited.items():
+        merged.inherited[tmap[task]] = {
+            inst(lock): (tmap[holder], event) for lock, (holder, event) in sections.items()
+        }
     for steps, event, task in run.cycles:
         mapped = [(graph.edges[(cmap[e.src.id], cmap[e.dst.id])], bit) for e, bit in steps]
         merged.cycles.append((mapped, event, tmap.get(task, task)))

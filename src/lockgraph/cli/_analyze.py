@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lockgraph.cli._common import add_output_options
+from lockgraph.cli._common import (
+    add_output_options,
+    add_render_options,
+    render_options,
+    warn_if_pure_python,
+)
 from lockgraph.engine import Engine, analyze
 from lockgraph.errors import InputError
 from lockgraph.report import Report, write_report
@@ -46,10 +51,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="report malformed lines on stderr and skip them instead of stopping",
     )
+    add_render_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    warn_if_pure_python()
     engine = Engine()
     bad: list[InputError] = []
 
@@ -62,7 +69,14 @@ def run(args: argparse.Namespace) -> int:
     findings = analyze(result)
     if args.data_file:
         save(args.data_file, result, findings)
-    report = Report(findings, args.show_pruned, result, list(args.traces), stats.events)
+    report = Report(
+        findings,
+        args.show_pruned,
+        result,
+        list(args.traces),
+        stats.events,
+        render_options(args),
+    )
     write_report(report, args.format, args.output)
     if bad:
         plural = "s" if len(bad) != 1 else ""

@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
-from lockgraph.report import formats
+from lockgraph.engine import native
+from lockgraph.errors import InputError, UsageError
+from lockgraph.inputs import Loaded, load
+from lockgraph.report import RenderOptions, formats
+from lockgraph.sources import FORMATS
+
+
+def warn_if_pure_python() -> None:
+    """Say once when the C accelerator is missing (analysis is then 2-3x slower)."""
+    if native.replay is None and not native.unavailable.startswith("disabled"):
+        print(
+            f"lockgraph: warning: {native.unavailable}; using the pure-Python engine",
+            file=sys.stderr,
+        )
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_format: str = "text") -> None:
@@ -28,3 +43,91 @@ def add_output_options(parser: argparse.ArgumentParser, default_format: str = "t
         help="also list the cycles proven impossible (one task, a gate lock, fork/join order), "
         "with the reason",
     )
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the graphical formats (dot, svg, png, html, sarif, chart)."""
+    g = parser.add_argument_group("format options")
+    g.add_argument(
+        "--finding",
+        metavar="ID",
+        default="",
+        help="dot/svg/png: draw this finding only; html: open on it "
+        "(an id, a unique prefix of one, or N for the Nth finding)",
+    )
+    g.add_argument(
+        "--class",
+        dest="lock_class",
+        metavar="CLASS",
+        default="",
+        help="dot/svg/png: draw the neighbourhood of this lock class",
+    )
+    g.add_argument(
+        "--depth",
+        type=int,
+        default=1,
+        metavar="N",
+        help="dot/svg/png with --class: dependencies away from the class to draw (default: 1)",
+    )
+    g.add_argument(
+        "--sites",
+        action="store_true",
+        help="chart: show the site that first established each line",
+    )
+    g.add_argument(
+        "--source-root",
+        metavar="DIR",
+        default=None,
+        help="sarif: paths under DIR become relative (default: the current directory)",
+    )
+    g.add_argument("--title", default="", help="html: the page title")
+
+
+def render_options(args: argparse.Namespace) -> RenderOptions:
+    if args.depth < 0:
+        raise UsageError("--depth must be 0 or more")
+    return RenderOptions(
+        finding=args.finding,
+        lock_class=args.lock_class,
+        depth=args.depth,
+        sites=args.sites,
+        source_root=os.path.abspath(args.source_root or os.curdir),
+        title=args.title,
+    )
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, what: str = "read") -> None:
+    parser.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="INPUT",
+        default=[".lockgraph"],
+        help=f"what to {what}: a data file (default: .lockgraph), or trace files ('-' reads stdin)",
+    )
+    parser.add_argument(
+        "--input-format",
+        "-i",
+        default="auto",
+        metavar="FORMAT",
+        help=f"input format: {', '.join(FORMATS)} (default: auto: a data file, "
+        "a scenario, or a trace by its first line)",
+    )
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="traces: report malformed lines on stderr and skip them instead of stopping",
+    )
+
+
+def load_inputs(args: argparse.Namespace) -> Loaded:
+    bad: list[InputError] = []
+
+    def skip(exc: InputError) -> None:
+        bad.append(exc)
+        print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
+
+    loaded = load(list(args.inputs), args.input_format, skip if args.keep_going else None)
+    if bad:
+        plural = "s" if len(bad) != 1 else ""
+        print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
+    return loaded

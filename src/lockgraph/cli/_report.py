@@ -1,15 +1,23 @@
-"""``lockgraph report DATAFILE``: render the findings stored in a data file."""
+"""``lockgraph report [INPUT...]``: render findings from a data file, traces or a scenario."""
 
 from __future__ import annotations
 
 import argparse
-import json
 
-from lockgraph.cli._common import add_output_options
+from lockgraph.cli._common import (
+    add_input_arguments,
+    add_output_options,
+    add_render_options,
+    load_inputs,
+    render_options,
+)
 from lockgraph.report import Report, write_report
-from lockgraph.store import load_findings, load_run, read_meta
 
-HELP = "render the findings of a data file, without the original input"
+HELP = "render the findings of a data file (or of traces) in any format"
+
+# The formats that read only the findings (html: and the graph's size); every other
+# one needs the graph too.
+_FINDINGS_ONLY = {"text", "json", "sarif", "html"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,30 +25,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "report",
         help=HELP,
         description="Render the findings stored in a lockgraph data file (written by "
-        "'lockgraph analyze --data-file', 'lockgraph run' or 'lockgraph combine').",
+        "'lockgraph analyze --data-file', 'lockgraph run' or 'lockgraph combine'), or "
+        "analyse trace files first. Formats: text (lockdep's layout), json, html (one "
+        "self-contained page), dot (Graphviz; svg and png through the 'dot' program), "
+        "sarif (2.1.0), chart (the lock hierarchy). docs/reports.md describes each.",
         epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
     )
-    p.add_argument(
-        "data_file",
-        metavar="DATAFILE",
-        nargs="?",
-        default=".lockgraph",
-        help="the data file (default: .lockgraph)",
-    )
+    add_input_arguments(p, "render")
     add_output_options(p)
+    add_render_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    meta = read_meta(args.data_file)
-    findings = load_findings(args.data_file)
-    needs_run = args.format not in ("text", "json")
+    loaded = load_inputs(args)
     report = Report(
-        findings,
+        loaded.findings,
         args.show_pruned,
-        load_run(args.data_file) if needs_run else None,
-        json.loads(meta.get("sources", "[]")),
-        int(meta.get("events", "0")),
+        loaded.run_if_loaded if args.format in _FINDINGS_ONLY else loaded.run(),
+        loaded.sources,
+        loaded.events,
+        render_options(args),
+        loaded.counts() if args.format == "html" else None,
     )
     write_report(report, args.format, args.output)
     return 1 if report.reported else 0

@@ -13,7 +13,10 @@ Precision (DESIGN §2): a cycle is *pruned*, with the reason, when
 * two of its dependencies were always taken under one common lock instance, held
   exclusively (``gate-lock``): the tasks cannot be inside both at once;
 * every way of giving its dependencies to distinct tasks orders two of them by fork
-  and join (``fork-join-order``).
+  and join (``fork-join-order``);
+* every such way puts two of them in different critical sections of one lock: a task
+  whose parent held a lock from its fork to its join runs entirely inside that
+  critical section (``gate-lock``, inherited).
 
 A reported cycle also says whether it was observed over lock instances (``instance``)
 or only over classes (``class``: each dependency involved other instances, as with
@@ -52,6 +55,9 @@ class Run:
     cycles: list[tuple[list[Step], int, int]] = field(default_factory=list)
     """Cycles found online: (steps, event index, task id)."""
     event_findings: list[Finding] = field(default_factory=list)
+    inherited: dict[int, dict[int, tuple[int, int]]] = field(default_factory=dict)
+    """Task -> {lock instance: (holder task, acquisition event)}: critical sections
+    that a parent held from the task's fork to its join (``Engine.inherited``)."""
     events: int = 0
     sources: list[str] = field(default_factory=list)
     """What the run was made from (trace files, programs)."""
@@ -112,8 +118,8 @@ def _class_view(cls: LockClass) -> ClassView:
 
 
 def dependency_view(run: Run, edge: Edge, bit: int = 0) -> DependencyView:
-    """One dependency as findings show it (for sources that make their own findings)."""
-    return _dependency_view(run, edge, bit or min(edge.witnesses))
+    """A dependency as findings show it, with the witness of type ``bit`` (0: the first)."""
+    return _dependency_view(run, edge, bit)
 
 
 def _dependency_view(run: Run, edge: Edge, bit: int) -> DependencyView:
@@ -206,8 +212,13 @@ def prune_reason(run: Run, steps: list[Step]) -> str:
     gate = _common_gate(edges)
     if gate is not None:
         return f"gate-lock: its dependencies were always taken under {run.instance_name(gate)}"
-    if not _concurrent_assignment(run.hb, options):
+    if not _assignment(run, edges, options, gates=False):
         return "fork-join-order: fork and join order the tasks so they never overlap"
+    if not _assignment(run, edges, options, gates=True):
+        return (
+            "gate-lock: a parent held a lock from fork to join around the tasks,"
+            " so their dependencies never overlap"
+        )
     return ""
 
 
@@ -240,26 +251,58 @@ def _common_gate(edges: list[Edge]) -> int | None:
     return None
 
 
-def _concurrent_assignment(hb: HappensBefore, options: list[list[tuple[int, int]] | None]) -> bool:
-    """Distinct tasks, one per dependency, whose occurrences fork/join leave unordered."""
+def _assignment(
+    run: Run, edges: list[Edge], options: list[list[tuple[int, int]] | None], gates: bool
+) -> bool:
+    """Distinct tasks, one per dependency, whose occurrences can overlap in time.
+
+    Occurrences overlap unless fork/join orders them or (with ``gates``) they lie in
+    different critical sections of one lock.
+    """
     budget = [SEARCH_BUDGET]
-    chosen: list[tuple[int, int]] = []
+    chosen: list[tuple[tuple[int, int], Edge]] = []
     order = sorted(range(len(options)), key=lambda i: len(options[i] or ()))
     fixed = [i for i in order if options[i] is not None]
+
+    def compatible(occ: tuple[int, int], edge: Edge) -> bool:
+        for other, other_edge in chosen:
+            if occ[0] == other[0] or not run.hb.concurrent(occ, other):
+                return False
+            if gates and _excluded(run, occ[0], edge, other[0], other_edge):
+                return False
+        return True
 
     def search(k: int) -> bool:
         if k == len(fixed):
             return True
+        edge = edges[fixed[k]]
         for occ in options[fixed[k]] or ():
             budget[0] -= 1
             if budget[0] < 0:
                 return True  # too many to try: not proven impossible
-            if any(occ[0] == c[0] or not hb.concurrent(occ, c) for c in chosen):
+            if not compatible(occ, edge):
                 continue
-            chosen.append(occ)
+            chosen.append((occ, edge))
             if search(k + 1):
                 return True
             chosen.pop()
         return False
 
     return search(0)
+
+
+def _excluded(run: Run, t1: int, e1: Edge, t2: int, e2: Edge) -> bool:
+    """Whether task t1 taking e1 and task t2 taking e2 are in exclusive critical sections."""
+    return _in_other_section(run, t1, t2, e2) or _in_other_section(run, t2, t1, e1)
+
+
+def _in_other_section(run: Run, a: int, b: int, b_edge: Edge) -> bool:
+    """Task a runs inside sections its parents held; is b's occurrence in another one?"""
+    sections_b = run.inherited.get(b, {})
+    for lock, section in run.inherited.get(a, {}).items():
+        if b_edge.gate and lock in b_edge.gate and b != section[0]:
+            return True  # b holds the lock itself, and is not a's section's holder
+        other = sections_b.get(lock)
+        if other is not None and other != section:
+            return True
+    return False

@@ -27,7 +27,7 @@ class ClassChain:
         "next",
         "occurrences",
         "occurrences_complete",
-        "token",
+        "tokens",
         "uses",
     )
 
@@ -41,16 +41,22 @@ class ClassChain:
         self.hits = 0
         self.edges: list[Edge] = []
         """The dependencies that an acquisition reaching this node establishes."""
-        self.token: object = None
-        """The token of the last task to reach this node (``core._Token``)."""
+        self.tokens: set[object] = set()
+        """Tokens (``core._Token``) of the task segments already recorded here."""
         self.occurrences: set[tuple[int, int]] = set()
         self.occurrences_complete = True
 
 
 class InstanceChain:
-    """A node of the instance chain trie."""
+    """A node of the instance chain trie: the fast path's only lookup.
 
-    __slots__ = ("next",)
+    It points at its class chain node, so a hit needs no second lookup; ``slow`` says
+    the acquisition needs a look every time (its class is already held).
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("chain", "next", "slow")
+
+    def __init__(self, chain: ClassChain) -> None:
+        self.chain = chain
         self.next: dict[LockUse, InstanceChain] = {}
+        self.slow = bool(chain.flags & RECURSION)

@@ -11,15 +11,16 @@ lockdep's chain cache:
 * the *instance chain* is a second trie keyed by ``LockUse``; a miss records instance
   pairs and gate locks for the dependencies of the chain. It is bounded: past
   ``INSTANCE_CHAIN_LIMIT`` nodes it starts afresh, which loses no evidence.
-* a chain node records which (task, happens-before segment) used it only when the
-  task's ``token`` changed since its last visit.
+* a chain node records which (task, happens-before segment) used it only when it
+  has not seen the task's current ``token`` (it keeps a bounded set of tokens).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Final
 
+from lockgraph.engine import native
 from lockgraph.engine.analysis import Run
 from lockgraph.engine.chains import RECURSION, ClassChain, InstanceChain
 from lockgraph.engine.findings import (
@@ -42,15 +43,26 @@ from lockgraph.engine.model import (
 )
 
 INSTANCE_CHAIN_LIMIT = 200_000
+TOKENS_PER_CHAIN = 64
+"""Task tokens a chain node remembers (tasks interleaving on one chain)."""
 NESTING_SAMPLES = 64
 """Ordered instance pairs kept per class nested in itself."""
 
 # Held-stack entries are plain tuples on the hot path: (use, site, chain, ichain, event).
 _USE: Final = 0
 _SITE: Final = 1
-_CHAIN: Final = 2
-_ICHAIN: Final = 3
-_EVENT: Final = 4
+_ICHAIN: Final = 2
+_EVENT: Final = 3
+
+ACQUIRE: Final = "acquire"
+RELEASE: Final = "release"
+"""Action codes ``replay`` runs inline; any other action names an engine method."""
+
+MEMO_LIMIT = 1_000_000
+"""Distinct lines ``replay`` remembers; past it, new lines are parsed every time."""
+
+Action = tuple[object, Any, Any, Any]
+"""(code or engine method, task, use or lock or other task, site)."""
 
 
 class _Token:
@@ -85,7 +97,7 @@ class Engine:
         """Cycles found online: (steps, event index, task id)."""
         self.event_findings: dict[tuple[str, ...], Finding] = {}
         self._root = ClassChain(())
-        self._iroot = InstanceChain()
+        self._iroot = InstanceChain(self._root)
         self._ichains = 0
         self.instance_chain_limit = INSTANCE_CHAIN_LIMIT
         """Instance trie nodes kept before starting afresh (bounds memory)."""
@@ -96,13 +108,17 @@ class Engine:
         self._joins: dict[int, LockUse] = {}
         self._rewalking = False
         self._nesting: dict[str, dict[tuple[int, int], int]] = {}
+        self._forked: dict[int, tuple[int, list[tuple[LockInstance, int]]]] = {}
+        self.inherited: dict[int, dict[int, tuple[int, int]]] = {}
+        """Task -> {lock instance: (holder task, acquisition event)}: the critical
+        sections a parent held across the task's whole life, from fork to join."""
         self._direct: dict[tuple[int, int], int] = {}
         """Counts of dependencies made outside the chain cache (signals)."""
 
     # -- handles ------------------------------------------------------------
 
     def task(self, name: str, node: str = "") -> Task:
-        t = Task(len(self.tasks), name, self._root, self._iroot, node)
+        t = Task(len(self.tasks), name, self._iroot, node)
         t.token = _Token(t)
         self.tasks.append(t)
         return t
@@ -134,13 +150,18 @@ class Engine:
         trylock: bool = False,
         nest: LockInstance | None = None,
     ) -> LockUse:
-        """The handle for taking ``lock`` in one way; keep and reuse it."""
+        """The handle for taking ``lock`` in one way (the same object every time)."""
+        way = (mode, trylock, -1 if nest is None else nest.id)
+        known = lock.uses.get(way)
+        if known is not None:
+            return known
         cm_key = (lock.cls.id, mode, trylock)
         cm = self._cms.get(cm_key)
         if cm is None:
             cm = self._cms[cm_key] = len(self._cm_uses)
             self._cm_uses.append(cm_key)
-        return LockUse(lock, mode, trylock, cm, nest)
+        use = lock.uses[way] = LockUse(lock, mode, trylock, cm, nest)
+        return use
 
     def event(self, name: str, site: Stack | None = None) -> LockUse:
         """The pseudo-lock of something waited for (a completion, a queue, a join)."""
@@ -154,44 +175,121 @@ class Engine:
 
     def acquire(self, task: Task, use: LockUse, site: Stack | None = None) -> None:
         """``task`` takes a lock (blocking, or a trylock that succeeded)."""
+        # The body is repeated, inlined, in ``replay``: change both together.
         self.index += 1
         lock = use.lock
-        if lock.reentrant and lock.owner is task:
+        if lock.owner is task and lock.reentrant:
             lock.depth += 1
             return
-        chain = task.chain
-        nxt = chain.next.get(use.cm)
-        if nxt is None or nxt.flags:
-            nxt = self._acquire_slow(task, use, site, chain, nxt)
         ichain = task.ichain
         inxt = ichain.next.get(use)
-        if inxt is None:
-            inxt = self._new_ichain(task, use, ichain)
-        task.held.append((use, site, chain, ichain, self.index))
-        task.chain = nxt
+        if inxt is None or inxt.slow:
+            inxt = self._acquire_slow(task, use, site, ichain, inxt)
+            ichain = task.ichain  # a fresh instance trie re-bases the task
+        task.held.append((use, site, ichain, self.index))
         task.ichain = inxt
-        nxt.hits += 1
-        if nxt.token is not task.token:
-            self._occur(task, nxt, use, site)
-        if lock.reentrant:
-            lock.owner = task
-            lock.depth = 1
+        lock.owner = task
+        chain = inxt.chain
+        chain.hits += 1
+        if task.token not in chain.tokens:
+            self._occur(task, chain, use, site)
 
     def release(self, task: Task, lock: LockInstance, site: Stack | None = None) -> None:
+        # The body is repeated, inlined, in ``replay``: change both together.
         self.index += 1
-        if lock.reentrant and lock.owner is task and lock.depth > 1:
-            lock.depth -= 1
-            return
         held = task.held
-        if held and held[-1][_USE].lock is lock:
-            top = held.pop()
-            task.chain = top[_CHAIN]
-            task.ichain = top[_ICHAIN]
-            if lock.reentrant:
+        if held and not lock.depth:
+            top = held[-1]
+            if top[_USE].lock is lock:
+                held.pop()
+                task.ichain = top[_ICHAIN]
                 lock.owner = None
-                lock.depth = 0
-            return
+                return
         self._release_slow(task, lock, site)
+
+    def replay(
+        self,
+        lines: Iterable[Hashable],
+        memo: dict[Hashable, Action],
+        parse: Callable[[Hashable, int], Action | None],
+        first_line: int = 1,
+    ) -> int:
+        """Run the actions of a stream of lines, parsing each distinct line only once.
+
+        ``parse(line, lineno)`` turns a line into an action, or None (a declaration, a
+        comment, a line skipped); actions are remembered in ``memo``. A source whose
+        lines carry no per-event data (lockgraph's format, STD) repeats lines, so most
+        events cost one dictionary lookup here plus the inlined fast path of
+        ``acquire``/``release``. Returns the number of lines read.
+
+        The C accelerator (``_replay``) runs this loop when it is available.
+        """
+        if native.replay is not None:
+            return native.replay(self, lines, memo, parse, first_line, MEMO_LIMIT)
+        return self._replay(lines, memo, parse, first_line)
+
+    def _replay(
+        self,
+        lines: Iterable[Hashable],
+        memo: dict[Hashable, Action],
+        parse: Callable[[Hashable, int], Action | None],
+        first_line: int,
+    ) -> int:
+        lineno = first_line - 1
+        memo_get = memo.get
+        acquire_slow = self._acquire_slow
+        release_slow = self._release_slow
+        occur = self._occur
+        index = self.index  # kept local; written back around every call out
+        try:
+            for lineno, line in enumerate(lines, first_line):
+                action = memo_get(line)
+                if action is None:
+                    self.index = index
+                    action = parse(line, lineno)
+                    index = self.index
+                    if action is None:
+                        continue
+                    if len(memo) < MEMO_LIMIT:
+                        memo[line] = action
+                op, task, x, site = action
+                if op is ACQUIRE:
+                    index += 1
+                    lock = x.lock
+                    if lock.owner is task and lock.reentrant:
+                        lock.depth += 1
+                        continue
+                    ichain = task.ichain
+                    inxt = ichain.next.get(x)
+                    if inxt is None or inxt.slow:
+                        self.index = index
+                        inxt = acquire_slow(task, x, site, ichain, inxt)
+                    task.held.append((x, site, ichain, index))
+                    task.ichain = inxt
+                    lock.owner = task
+                    chain = inxt.chain
+                    chain.hits += 1
+                    if task.token not in chain.tokens:
+                        occur(task, chain, x, site)
+                elif op is RELEASE:
+                    index += 1
+                    held = task.held
+                    if held and not x.depth:
+                        top = held[-1]
+                        if top[0].lock is x:
+                            held.pop()
+                            task.ichain = top[2]
+                            x.owner = None
+                            continue
+                    self.index = index
+                    release_slow(task, x, site)
+                else:
+                    self.index = index
+                    op(task, x, site)  # type: ignore[operator]
+                    index = self.index
+        finally:
+            self.index = index
+        return lineno - first_line + 1
 
     def wait(self, task: Task, event: LockUse, site: Stack | None = None) -> None:
         """``task`` blocks until ``event`` is signalled: the held locks now depend on it."""
@@ -213,6 +311,10 @@ class Engine:
         self.index += 1
         self.hb.link((parent.id, parent.epoch), (child.id, child.epoch))
         self._advance(parent)
+        self._forked[child.id] = (
+            parent.id,
+            [(h[_USE].lock, h[_EVENT]) for h in parent.held if h[_USE].mode is Mode.WRITE],
+        )
 
     def join(self, parent: Task, child: Task, site: Stack | None = None) -> None:
         """``parent`` waits for ``child`` to end: a wait on the child's join event."""
@@ -221,6 +323,21 @@ class Engine:
         self.wait(parent, event, site)
         self.hb.link((child.id, child.epoch), (parent.id, parent.epoch + 1))
         self._advance(parent)
+        self._inherit(parent, child)
+
+    def _inherit(self, parent: Task, child: Task) -> None:
+        """A lock the parent held from the fork to the join guards the child's whole life."""
+        forked = self._forked.pop(child.id, None)
+        if forked is None or forked[0] != parent.id:
+            return
+        still = {(h[_USE].lock.id, h[_EVENT]) for h in parent.held}
+        sections = dict(self.inherited.get(parent.id, {}))
+        for lock, event in forked[1]:
+            if (lock.id, event) in still:
+                sections[lock.id] = (parent.id, event)
+                self._label(lock)
+        if sections:
+            self.inherited[child.id] = sections
 
     def exit(self, task: Task, site: Stack | None = None, context: str = "task-exit") -> None:
         """``task`` ends (or a scope that must be lock-neutral does)."""
@@ -236,14 +353,18 @@ class Engine:
         task: Task,
         use: LockUse,
         site: Stack | None,
-        chain: ClassChain,
-        nxt: ClassChain | None,
-    ) -> ClassChain:
-        if nxt is None:
-            nxt = self._new_chain(task, use, site, chain)
-        if nxt.flags & RECURSION and not use.trylock and not self._rewalking:
+        ichain: InstanceChain,
+        inxt: InstanceChain | None,
+    ) -> InstanceChain:
+        if inxt is None:
+            chain = ichain.chain
+            nxt = chain.next.get(use.cm)
+            if nxt is None:
+                nxt = self._new_chain(task, use, site, chain)
+            inxt = self._new_ichain(task, use, ichain, nxt)
+        if inxt.slow and not use.trylock and not self._rewalking:
             self._check_recursion(task, use, site)
-        return nxt
+        return inxt
 
     def _new_chain(
         self, task: Task, use: LockUse, site: Stack | None, chain: ClassChain
@@ -296,18 +417,20 @@ class Engine:
         if self.on_cycle is not None:
             self.on_cycle(cycle, task)
 
-    def _new_ichain(self, task: Task, use: LockUse, ichain: InstanceChain) -> InstanceChain:
+    def _new_ichain(
+        self, task: Task, use: LockUse, ichain: InstanceChain, chain: ClassChain
+    ) -> InstanceChain:
         if self._ichains >= self.instance_chain_limit:
             # Start afresh: the evidence is in the dependencies, not in the trie.
             # Tasks holding locks move to the new trie too (their held entries
             # included), or they would keep growing the old one forever.
-            self._iroot = InstanceChain()
+            self._iroot = InstanceChain(self._root)
             self._ichains = 0
             for other in self.tasks:
                 self._rebase(other)
             ichain = task.ichain
         self._ichains += 1
-        inxt = InstanceChain()
+        inxt = InstanceChain(chain)
         ichain.next[use] = inxt
         if use.trylock:
             return inxt
@@ -330,17 +453,20 @@ class Engine:
         node = self._iroot
         held = task.held
         for i, h in enumerate(held):
-            held[i] = (h[_USE], h[_SITE], h[_CHAIN], node, h[_EVENT])
+            after = held[i + 1][_ICHAIN].chain if i + 1 < len(held) else task.ichain.chain
+            held[i] = (h[_USE], h[_SITE], node, h[_EVENT])
             nxt = node.next.get(h[_USE])
             if nxt is None:
-                nxt = node.next[h[_USE]] = InstanceChain()
+                nxt = node.next[h[_USE]] = InstanceChain(after)
                 self._ichains += 1
             node = nxt
         task.ichain = node
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
-        token = task.token
-        chain.token = token
+        tokens = chain.tokens
+        if len(tokens) >= TOKENS_PER_CHAIN:
+            tokens.clear()  # bounded; forgetting only costs a second recording
+        tokens.add(task.token)
         task.acquired[use.lock.cls.id] = (task.tick, site, use.lock)
         if chain.occurrences_complete:
             occurrence = (task.id, task.epoch)
@@ -408,6 +534,9 @@ class Engine:
         return any(h[_USE].lock is lock for h in task.held)
 
     def _release_slow(self, task: Task, lock: LockInstance, site: Stack | None) -> None:
+        if lock.depth and lock.owner is task:
+            lock.depth -= 1  # a reentrant lock's inner release
+            return
         if self._drop(task, lock):
             return
         if lock.ownerless:
@@ -439,33 +568,29 @@ class Engine:
         removed = held[i]
         above = held[i + 1 :]
         del held[i:]
-        task.chain = removed[_CHAIN]
         task.ichain = removed[_ICHAIN]
-        if lock.reentrant:
-            lock.owner = None
-            lock.depth = 0
+        lock.owner = None
+        lock.depth = 0
         # lockdep's reacquisition after an out-of-order release: the dependencies of
         # the locks above already exist; only the chain nodes are new.
         self._rewalking = True
         try:
             for entry in above:
                 use = entry[_USE]
-                chain = task.chain
-                nxt = chain.next.get(use.cm)
-                if nxt is None or nxt.flags:
-                    nxt = self._acquire_slow(task, use, entry[_SITE], chain, nxt)
                 ichain = task.ichain
                 inxt = ichain.next.get(use)
-                if inxt is None:
-                    inxt = self._new_ichain(task, use, ichain)
-                held.append((use, entry[_SITE], chain, ichain, entry[_EVENT]))
-                task.chain = nxt
+                if inxt is None or inxt.slow:
+                    inxt = self._acquire_slow(task, use, entry[_SITE], ichain, inxt)
+                    ichain = task.ichain
+                held.append((use, entry[_SITE], ichain, entry[_EVENT]))
                 task.ichain = inxt
         finally:
             self._rewalking = False
         return True
 
-    def _signal_edges(self, task: Task, event: LockUse, site: Stack | None, since: int) -> None:
+    def _signal_edges(
+        self, task: Task, event: LockUse, site: Stack | None, since: int, count: bool = True
+    ) -> None:
         """Dependencies event -> every class ``task`` took after tick ``since``."""
         cls = event.lock.cls
         graph = self.graph
@@ -479,7 +604,8 @@ class Engine:
             if cid == cls.id:
                 continue
             edge = graph.edge(cls, classes[cid])
-            self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
+            if count:
+                self._direct[(cls.id, cid)] = self._direct.get((cls.id, cid), 0) + 1
             edge.add_occurrences([segment])
             if edge.add_instance_pair((event.lock.id, inst.id)):
                 self._label(event.lock)
@@ -566,7 +692,7 @@ class Engine:
             if task.held and not task.exited:
                 self._held_at_exit(task, None, "end-of-trace")
         for child_id, event in list(self._joins.items()):
-            self._signal_edges(self.tasks[child_id], event, None, -1)
+            self._signal_edges(self.tasks[child_id], event, None, -1, count=False)
 
     def finish(self, end_of_trace: bool = True, sources: list[str] | None = None) -> Run:
         """What analysis needs; the engine can go on taking events afterwards."""
@@ -581,6 +707,7 @@ class Engine:
             instances=dict(self.labels),
             cycles=list(self.cycles),
             event_findings=list(self.event_findings.values()),
+            inherited={t: dict(s) for t, s in self.inherited.items()},
             events=self.index,
             sources=list(sources or []),
         )

@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "context-inversion": "lock taken in an interrupt or signal-handler context and outside it",
     "held-across-fork": "lock held by another thread across fork",
     "order-violation": "dependency contradicts the declared lock order",
+    "stale-order": "declared lock order never observed",
     "bad-unlock-balance": "bad unlock balance detected",
     "held-at-exit": "lock held when the task ended",
 }

@@ -14,7 +14,7 @@ different tasks), as in lockdep, whose search marks dependencies, not classes, v
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from lockgraph.engine.model import (
@@ -219,52 +219,12 @@ class DependencyGraph:
         return None
 
     def strongly_connected(self) -> list[set[int]]:
-        """The strongly connected components with more than one class (iterative Tarjan)."""
-        index: dict[int, int] = {}
-        low: dict[int, int] = {}
-        on_stack: set[int] = set()
-        stack: list[int] = []
-        result: list[set[int]] = []
-        counter = 0
-        for root in range(len(self.classes)):
-            if root in index or not self.succ[root]:
-                continue
-            work: list[tuple[int, Iterator[int]]] = [(root, iter(self.succ[root]))]
-            index[root] = low[root] = counter
-            counter += 1
-            stack.append(root)
-            on_stack.add(root)
-            while work:
-                node, it = work[-1]
-                advanced = False
-                for nxt in it:
-                    if nxt not in index:
-                        index[nxt] = low[nxt] = counter
-                        counter += 1
-                        stack.append(nxt)
-                        on_stack.add(nxt)
-                        work.append((nxt, iter(self.succ[nxt])))
-                        advanced = True
-                        break
-                    if nxt in on_stack:
-                        low[node] = min(low[node], index[nxt])
-                if advanced:
-                    continue
-                work.pop()
-                if work:
-                    parent = work[-1][0]
-                    low[parent] = min(low[parent], low[node])
-                if low[node] == index[node]:
-                    component: set[int] = set()
-                    while True:
-                        member = stack.pop()
-                        on_stack.discard(member)
-                        component.add(member)
-                        if member == node:
-                            break
-                    if len(component) > 1:
-                        result.append(component)
-        return result
+        """The strongly connected components with more than one class."""
+        comp = components(len(self.classes), [list(s) for s in self.succ])
+        groups: dict[int, set[int]] = {}
+        for node, c in enumerate(comp):
+            groups.setdefault(c, set()).add(node)
+        return [g for g in groups.values() if len(g) > 1]
 
     def all_cycles(
         self, known: Iterable[list[Step]] = (), budget: int = 200_000
@@ -340,3 +300,49 @@ def _unwind(
         link = parent[prev]
     path.reverse()
     return path
+
+
+def components(n: int, succ: list[list[int]]) -> list[int]:
+    """Strongly connected component of each node (iterative Tarjan)."""
+    index = [-1] * n
+    low = [0] * n
+    comp = [-1] * n
+    on_stack = [False] * n
+    stack: list[int] = []
+    counter = 0
+    ncomp = 0
+    for root in range(n):
+        if index[root] >= 0:
+            continue
+        work = [(root, 0)]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack[root] = True
+        while work:
+            node, i = work[-1]
+            if i < len(succ[node]):
+                work[-1] = (node, i + 1)
+                nxt = succ[node][i]
+                if index[nxt] < 0:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack[nxt] = True
+                    work.append((nxt, 0))
+                elif on_stack[nxt]:
+                    low[node] = min(low[node], index[nxt])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                while True:
+                    member = stack.pop()
+                    on_stack[member] = False
+                    comp[member] = ncomp
+                    if member == node:
+                        break
+                ncomp += 1
+    return comp

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from lockgraph.engine.chains import ClassChain, InstanceChain
+    from lockgraph.engine.chains import InstanceChain
 
 
 class Mode(enum.IntEnum):
@@ -178,8 +178,11 @@ class LockInstance:
     ownerless: bool = False
     """Any task may release it (a semaphore, a Python ``Lock`` handed to another thread)."""
     owner: Task | None = None
+    """The last task to take it exclusively and not release it yet (a hint for re-entry)."""
     depth: int = 0
-    """Reentrant locks only: the owner's re-acquisition count."""
+    """Reentrant locks only: the owner's re-acquisitions beyond the first."""
+    uses: dict[tuple[Mode, bool, int], LockUse] = field(default_factory=dict)
+    """The ways this lock was taken (``Engine.use`` hands out one object per way)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -205,10 +208,8 @@ class Task:
 
     id: int
     name: str
-    chain: ClassChain
-    """The class chain node of what the task holds."""
     ichain: InstanceChain
-    """The instance chain node of what the task holds."""
+    """The instance chain node of what the task holds (``ichain.chain``: its class chain)."""
     node: str = ""
     held: list[HeldEntry] = field(default_factory=list)
     epoch: int = 0
@@ -224,7 +225,7 @@ class Task:
     exited: bool = False
 
 
-HeldEntry = tuple[LockUse, "Stack | None", "ClassChain", "InstanceChain", int]
-"""One entry of a task's held-lock stack: the use, where it was taken, the chain nodes
+HeldEntry = tuple[LockUse, "Stack | None", "InstanceChain", int]
+"""One entry of a task's held-lock stack: the use, where it was taken, the chain node
 before it (restored on release), and the event index. A plain tuple: it is made on
 every acquisition."""

@@ -1,21 +1,44 @@
 """Renderers: findings (and the run behind them) to text, JSON and the other formats.
 
 Every renderer is a function ``render(report, out)`` registered in ``RENDERERS`` by
-format name. ``write_report`` handles ``-o FILE`` (``-`` is stdout) and removes a
-half-written file when rendering fails.
+format name (``BINARY_RENDERERS`` for formats that are bytes, such as PNG).
+``write_report`` handles ``-o FILE`` (``-`` is stdout) and removes a half-written
+file when rendering fails. ``RenderOptions`` carries what some formats take besides
+the findings: one finding or one lock class to focus on, sites in the chart.
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import IO, Any, BinaryIO, TextIO, cast
 
 from lockgraph.engine import Finding, Run
 from lockgraph.errors import LockgraphError, UsageError
+
+
+@dataclass
+class RenderOptions:
+    """What some formats take besides the findings (each ignores what it does not use)."""
+
+    finding: str = ""
+    """dot, svg, png, html: the finding to show (an id, a unique prefix of one, or N:
+    the Nth finding of the report)."""
+    lock_class: str = ""
+    """dot, svg, png: draw the neighbourhood of this lock class."""
+    depth: int = 1
+    """dot, svg, png: how many dependencies away from ``lock_class`` to draw."""
+    sites: bool = False
+    """chart: show the site that first established each line."""
+    source_root: str = ""
+    """sarif: absolute paths under this directory become relative URIs."""
+    title: str = ""
+    """html: the page title (default: the sources)."""
 
 
 @dataclass
@@ -27,6 +50,17 @@ class Report:
     run: Run | None = None
     sources: list[str] = field(default_factory=list)
     events: int = 0
+    options: RenderOptions = field(default_factory=RenderOptions)
+    graph_counts: tuple[int, int, int] | None = None
+    """(lock classes, dependencies, tasks) when the run itself was not read."""
+
+    def counts(self) -> tuple[int, int, int] | None:
+        """(lock classes, dependencies, tasks) of the graph, if known."""
+        if self.run is not None:
+            graph = self.run.graph
+            deps = sum(1 for e in graph.edges.values() if e.bits)
+            return len(graph.classes), deps, len(self.run.tasks)
+        return self.graph_counts
 
     @property
     def shown(self) -> list[Finding]:
@@ -44,8 +78,10 @@ class Report:
 
 
 Renderer = Callable[[Report, TextIO], None]
+BinaryRenderer = Callable[[Report, BinaryIO], None]
 
 RENDERERS: dict[str, Renderer] = {}
+BINARY_RENDERERS: dict[str, BinaryRenderer] = {}
 
 
 def register(name: str) -> Callable[[Renderer], Renderer]:
@@ -56,9 +92,19 @@ def register(name: str) -> Callable[[Renderer], Renderer]:
     return wrap
 
 
+def register_binary(name: str) -> Callable[[BinaryRenderer], BinaryRenderer]:
+    """Register a renderer that writes bytes (PNG): never to a terminal."""
+
+    def wrap(fn: BinaryRenderer) -> BinaryRenderer:
+        BINARY_RENDERERS[name] = fn
+        return fn
+
+    return wrap
+
+
 def formats() -> list[str]:
     _load()
-    return sorted(RENDERERS)
+    return sorted([*RENDERERS, *BINARY_RENDERERS])
 
 
 def renderer(name: str) -> Renderer:
@@ -67,29 +113,98 @@ def renderer(name: str) -> Renderer:
         return RENDERERS[name]
     except KeyError:
         raise UsageError(
-            f"unknown report format {name!r} (choose from {', '.join(sorted(RENDERERS))})"
+            f"unknown report format {name!r} (choose from {', '.join(formats())})"
         ) from None
+
+
+def render_to_string(report: Report, fmt: str) -> str:
+    """A text format's output as a string (tests, and formats built on others)."""
+    out = io.StringIO()
+    renderer(fmt)(report, out)
+    return out.getvalue()
 
 
 def _load() -> None:
     # Importing a renderer module registers it; they import this module, hence here.
-    importlib.import_module("lockgraph.report.text")
-    importlib.import_module("lockgraph.report.json_report")
+    for name in ("text", "json_report", "chart", "dot", "sarif", "html"):
+        importlib.import_module(f"lockgraph.report.{name}")
 
 
 def write_report(report: Report, fmt: str, output: str = "-") -> None:
+    _load()
+    if fmt in BINARY_RENDERERS:
+        render_binary = BINARY_RENDERERS[fmt]
+        with open_binary_output(output, fmt) as raw:
+            render_binary(report, raw)
+        return
     render = renderer(fmt)
+    with open_output(output) as out:
+        render(report, out)
+
+
+def write_text(text: str, output: str = "-") -> None:
+    """Write ready-made text the way reports are written (``-``: stdout; atomic)."""
+    with open_output(output) as out:
+        out.write(text)
+
+
+@contextmanager
+def open_output(output: str) -> Iterator[TextIO]:
+    """A text stream for ``-o``: stdout, or a file that appears only when complete."""
     if output == "-":
-        render(report, sys.stdout)
+        yield sys.stdout
         sys.stdout.flush()
         return
+    with _replace_when_done(output, "w") as out:
+        yield cast(TextIO, out)
+
+
+@contextmanager
+def open_binary_output(output: str, fmt: str) -> Iterator[BinaryIO]:
+    if output == "-":
+        if sys.stdout.isatty():
+            raise UsageError(f"{fmt} output is binary: write it to a file with -o FILE")
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    with _replace_when_done(output, "wb") as out:
+        yield cast(BinaryIO, out)
+
+
+@contextmanager
+def _replace_when_done(output: str, mode: str) -> Iterator[IO[Any]]:
+    """Write beside ``output`` and rename over it at the end; remove it on failure."""
     tmp = f"{output}.lockgraph-tmp"
     try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            render(report, out)
+        encoding = None if "b" in mode else "utf-8"
+        with open(tmp, mode, encoding=encoding, newline=None if "b" in mode else "\n") as out:
+            yield out
         os.replace(tmp, output)
     except OSError as exc:
         raise LockgraphError(f"Couldn't write report {output!r}: {exc.strerror or exc}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def select_finding(findings: list[Finding], spec: str) -> Finding:
+    """The finding named by ``spec``: its id, a unique prefix of its id or of its hash,
+    or ``N`` for the Nth of ``findings`` (from 1)."""
+    spec = spec.strip()
+    if spec.isdigit():
+        n = int(spec)
+        if 1 <= n <= len(findings):
+            return findings[n - 1]
+        raise UsageError(f"no finding #{n}: the report has {len(findings)}")
+    exact = [f for f in findings if f.id == spec]
+    if exact:
+        return exact[0]
+    matches = [
+        f for f in findings if f.id.startswith(spec) or f.id.partition(":")[2].startswith(spec)
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no finding {spec!r} in the report")
+    shown = ", ".join(f.id for f in matches[:5])
+    raise UsageError(f"{spec!r} names {len(matches)} findings ({shown}...): give more of the id")

@@ -15,6 +15,7 @@ from typing import TextIO
 
 from lockgraph.engine.findings import DependencyView, Finding, HeldView, SiteView
 from lockgraph.report import Report, register
+from lockgraph.report.words import dependency_sentence
 
 _INDENT = "       "
 
@@ -53,6 +54,10 @@ def render_finding(f: Finding) -> str:
         body = _bad_unlock(f)
     elif f.kind == "held-at-exit":
         body = _held_at_exit(f)
+    elif f.kind == "order-violation":
+        body = _order_violation(f)
+    elif f.kind == "stale-order":
+        body = _stale_order(f)
     else:
         body = _generic(f)
     return _banner(f) + body + _footer(f)
@@ -72,7 +77,7 @@ def _footer(f: Finding) -> str:
     lines = []
     if f.count > 1:
         lines.append(f"(seen {f.count} times)")
-    if f.kind not in ("recursive-locking", "bad-unlock-balance", "held-at-exit"):
+    if f.kind not in ("recursive-locking", "bad-unlock-balance", "held-at-exit", "order-violation"):
         lines.extend(f.notes)
     return "".join(f"{line}\n" for line in lines)
 
@@ -142,16 +147,13 @@ def _edge_words(dep: DependencyView, events: set[str]) -> str:
     seen = f"; seen {dep.count} time{_s(dep.count)}" if dep.count > 1 else ""
     others = [t for t in dep.tasks if t != w.task]
     also = f"; also by {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}" if others else ""
-    if dep.source in events:
-        return (
-            f"{w.task} took {dep.target} before signalling {dep.source}"
-            f" (signalled at {w.holder_site.render()}){seen}{also}"
-        )
-    action = "waited for" if dep.target in events else "took"
-    return (
-        f"{w.task} {action} {dep.target} while holding {dep.source}"
-        f" (taken at {w.holder_site.render()}) [{dep.type}]{seen}{also}"
+    words = dependency_sentence(
+        w.task, dep.source, dep.target, dep.source in events, dep.target in events
     )
+    if dep.source in events:
+        where = f" (signalled at {w.holder_site.render()})" if w.holder_site.frames else ""
+        return f"{words}{where}{seen}{also}"
+    return f"{words} (taken at {w.holder_site.render()}) [{dep.type}]{seen}{also}"
 
 
 def scenario_table(deps: list[DependencyView], events: AbstractSet[str] = frozenset()) -> list[str]:
@@ -185,8 +187,6 @@ def _precision(f: Finding) -> list[str]:
     if f.instance_level == "instance":
         cycle = " -> ".join([*f.instance_cycle, f.instance_cycle[0]])
         lines.append(f"instance-level cycle observed: {cycle}")
-    elif f.instance_level == "class":
-        lines.append("class-level cycle only: no cycle over lock instances was observed")
     elif f.instance_level == "unknown":
         lines.append("instance-level cycle: unknown (too many instances to sample)")
     tasks = sorted({t for d in f.dependencies for t in d.tasks})
@@ -263,6 +263,34 @@ def _held_at_exit(f: Finding) -> str:
     if f.site and f.site.frames:
         out.append(f"at: {f.site.render()}")
     out.extend(_held(f.task, f.held))
+    return "\n".join(out) + "\n"
+
+
+def _order_violation(f: Finding) -> str:
+    dep = f.dependencies[0]
+    w = dep.witness
+    out = [
+        f"{w.task} is trying to acquire lock:",
+        f" {_lock(dep.target, w.acquirer_instance, w.acquirer_mode)}, at:",
+        *_frames(w.acquirer_site),
+        "",
+        "while holding lock:",
+        f" {_lock(dep.source, w.holder_instance, w.holder_mode)}, at:",
+        *_frames(w.holder_site),
+        "",
+        f"dependency: {dep.source} -> {dep.target} [{', '.join(dep.types)}]"
+        f"{f'; seen {dep.count} times' if dep.count > 1 else ''}",
+    ]
+    out.extend(f.notes[:1])
+    out.extend(f.notes[1:])
+    return "\n".join(out) + "\n"
+
+
+def _stale_order(f: Finding) -> str:
+    out = [f"declared at: {f.site.render() if f.site else '?'}"]
+    if len(f.classes) == 2:
+        out.append(f"  ->{f.classes[0].name}")
+        out.append(f"    ->{f.classes[1].name}")
     return "\n".join(out) + "\n"
 
 

@@ -326,8 +326,7 @@ class Recorder:
         engine = self.engine
         while len(task.held) > k:
             top = task.held[-1][0].lock
-            if top.reentrant:
-                top.depth = 1
+            top.depth = 0  # re-entries are the core's business, not the engine's
             engine.release(task, top)
         for use, entry in want[k:]:
             engine.acquire(task, use, _sites.entry_stack(entry[1], entry[2], entry[3]))
@@ -346,7 +345,7 @@ class Recorder:
         self.engine.acquire(task, self.use(rec, trylock), site)
         if self.order and len(self.engine.graph.edges) > edges:
             self._check_order(list(self.engine.graph.edges.values())[edges:])
-        if self._pending_edges and any(e in self._pending_edges for e in task.chain.edges):
+        if self._pending_edges and any(e in self._pending_edges for e in task.ichain.chain.edges):
             self._collected.append(("recheck", None))
 
     def _wait(self, ts: ThreadStateLike, held: list[HeldEntry], event: str, site: Stack) -> None:
@@ -455,8 +454,7 @@ class Recorder:
             if task is not None:
                 while task.held:
                     top = task.held[-1][0].lock
-                    if top.reentrant:
-                        top.depth = 1
+                    top.depth = 0
                     self.engine.release(task, top)
                 task.exited = True
             self.threads.discard(ts)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lockgraph.engine import Engine
 from lockgraph.errors import InputError, UsageError
-from lockgraph.sources.files import open_text, read_errors
+from lockgraph.sources.files import open_binary, read_errors
 from lockgraph.sources.std import StdReader, looks_like_std
 from lockgraph.sources.trace import HEADER, TraceReader
 
@@ -51,12 +51,18 @@ def read_traces(
         raise UsageError(f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
     stats = ReadStats()
     several = len(paths) > 1
+    seen: dict[str, int] = {}
     for path in paths:
-        namespace = f"{_stem(path)}:" if several else ""
+        stem = _stem(path)
+        seen[stem] = seen.get(stem, 0) + 1
+        if seen[stem] > 1:
+            stem = f"{stem}#{seen[stem]}"  # the same name twice is still two runs
+        namespace = f"{stem}:" if several else ""
         try:
-            with open_text(path) as stream:
+            with open_binary(path) as stream:
                 first = stream.readline()
-                kind = fmt if fmt != "auto" else detect_format(path, first)
+                text = first.decode("utf-8", "replace")
+                kind = fmt if fmt != "auto" else detect_format(path, text)
                 reader: TraceReader | StdReader
                 if kind == "lockgraph":
                     reader = TraceReader(engine, path, namespace, on_error)

@@ -15,22 +15,32 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 
 @contextmanager
-def open_text(path: str) -> Iterator[TextIO]:
-    """A text stream over ``path``; errors name the file."""
+def open_binary(path: str) -> Iterator[IO[bytes]]:
+    """A byte stream over ``path`` (gunzipped if needed); errors name the file."""
     if path == "-":
-        yield sys.stdin
+        yield sys.stdin.buffer
         return
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise InputError(path, 0, f"cannot open: {exc.strerror or exc}") from None
     try:
-        magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-        binary = cast(IO[bytes], gzip.GzipFile(fileobj=raw) if magic == GZIP_MAGIC else raw)
-        text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
-        yield text
+        if raw.peek(2)[:2] == GZIP_MAGIC:
+            yield cast(IO[bytes], gzip.GzipFile(fileobj=raw))
+        else:
+            yield raw
     finally:
         raw.close()
+
+
+@contextmanager
+def open_text(path: str) -> Iterator[TextIO]:
+    """A text stream over ``path`` (gunzipped if needed); errors name the file."""
+    if path == "-":
+        yield sys.stdin
+        return
+    with open_binary(path) as binary:
+        yield io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
 
 
 def read_errors(path: str, exc: Exception) -> InputError:

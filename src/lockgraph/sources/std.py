@@ -19,15 +19,13 @@ the site ``location N``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
+from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
-
-MEMO_LIMIT = 1_000_000
-
-Action = tuple[Callable[..., None], object, object, object] | None
+from lockgraph.sources.lines import LineReader
 
 _IGNORED = {"r", "w", "req", "begin", "end", "branch", "dummy"}
 
@@ -37,7 +35,7 @@ def looks_like_std(line: str) -> bool:
     return len(parts) == 3 and ("(" in parts[1] or parts[1].startswith(("begin", "end")))
 
 
-class StdReader:
+class StdReader(LineReader):
     """Feeds one STD file into an engine."""
 
     def __init__(
@@ -47,50 +45,12 @@ class StdReader:
         namespace: str = "",
         on_error: Callable[[InputError], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self.path = path
-        self.namespace = namespace
-        self.on_error = on_error
+        super().__init__(engine, path, namespace, on_error)
         self.tasks: dict[str, Task] = {}
         self.locks: dict[str, tuple[LockInstance, LockUse]] = {}
         self.sites: dict[str, Stack] = {}
-        self.lines = 0
-        self.events = 0
 
-    def read(self, stream: Iterable[str]) -> None:
-        memo: dict[str, Action] = {}
-        parse = self._parse
-        acquire = self.engine.acquire
-        release = self.engine.release
-        lineno = 0
-        events = 0
-        for lineno, line in enumerate(stream, 1):
-            if line in memo:
-                action = memo[line]
-            else:
-                try:
-                    action = parse(line, lineno)
-                except InputError as exc:
-                    if self.on_error is None:
-                        raise
-                    self.on_error(exc)
-                    continue
-                if len(memo) < MEMO_LIMIT:
-                    memo[line] = action
-            if action is None:
-                continue
-            fn, a, b, c = action
-            if fn is acquire:
-                acquire(a, b, c)  # type: ignore[arg-type]
-            elif fn is release:
-                release(a, b, c)  # type: ignore[arg-type]
-            else:
-                fn(a, b, c)
-            events += 1
-        self.lines = lineno
-        self.events += events
-
-    def _parse(self, line: str, lineno: int) -> Action:
+    def parse(self, line: str, lineno: int) -> Action | None:
         text = line.rstrip("\r\n")
         parts = text.split("|")
         if len(parts) != 3:
@@ -115,9 +75,9 @@ class StdReader:
         site = self._site(loc.strip())
         engine = self.engine
         if kind == "acq":
-            return (engine.acquire, self._task(thread), self._lock(operand)[1], site)
+            return (ACQUIRE, self._task(thread), self._lock(operand)[1], site)
         if kind == "rel":
-            return (engine.release, self._task(thread), self._lock(operand)[0], site)
+            return (RELEASE, self._task(thread), self._lock(operand)[0], site)
         if kind == "fork":
             return (engine.fork, self._task(thread), self._task(self._child(operand)), site)
         if kind == "join":

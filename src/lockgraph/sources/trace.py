@@ -15,15 +15,14 @@ from typing import TextIO
 from urllib.parse import quote, unquote
 
 from lockgraph.engine import ClassKind, Engine, Frame, LockClass, LockInstance, LockUse, Mode
+from lockgraph.engine.core import ACQUIRE, RELEASE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
+from lockgraph.sources.lines import LineReader, text_of
 
 HEADER = "lockgraph-trace"
 VERSION = 1
-MEMO_LIMIT = 1_000_000
-"""Distinct event lines remembered; beyond it lines are parsed every time."""
 
-Action = tuple[Callable[..., None], object, object, object]
 
 _FRAME = re.compile(r"^(?P<file>.+):(?P<line>\d+)(?::(?P<func>.*))?$")
 
@@ -52,7 +51,7 @@ def format_frame(frame: Frame) -> str:
     return encode(f"{frame.file}:{frame.line}:{frame.function}")
 
 
-class TraceReader:
+class TraceReader(LineReader):
     """Feeds one file in lockgraph's format into an engine."""
 
     def __init__(
@@ -62,12 +61,7 @@ class TraceReader:
         namespace: str = "",
         on_error: Callable[[InputError], None] | None = None,
     ) -> None:
-        self.engine = engine
-        self.path = path
-        self.namespace = namespace
-        """Prefix of task and lock names (several files in one analysis)."""
-        self.on_error = on_error
-        """Called for each bad line instead of stopping (``--keep-going``)."""
+        super().__init__(engine, path, namespace, on_error)
         self.tasks: dict[str, Task] = {}
         self.classes: dict[str, LockClass] = {}
         self.locks: dict[str, LockInstance] = {}
@@ -75,46 +69,16 @@ class TraceReader:
         self.uses: dict[tuple[int, Mode, bool], LockUse] = {}
         self.used: set[str] = set()
         """Ids referred to by events: they may not be declared afterwards."""
-        self.lines = 0
-        self.events = 0
 
-    def read(self, lines: Iterable[str]) -> None:
+    def read(self, lines: Iterable[str | bytes]) -> None:
+        """Read the lines of a file (bytes or text, newlines kept)."""
         stream = iter(lines)
-        first = next(stream, "")
-        self.lines = 1
-        check_header(self.path, first)
-        memo: dict[str, Action] = {}
-        parse = self._parse
-        engine = self.engine
-        acquire = engine.acquire
-        lineno = 1
-        events = 0
-        for lineno, line in enumerate(stream, 2):
-            action = memo.get(line)
-            if action is None:
-                try:
-                    action = parse(line, lineno)
-                except InputError as exc:
-                    if self.on_error is None:
-                        raise
-                    self.on_error(exc)
-                    continue
-                if action is None:
-                    continue
-                if len(memo) < MEMO_LIMIT:
-                    memo[line] = action
-            fn, a, b, c = action
-            if fn is acquire:
-                acquire(a, b, c)  # type: ignore[arg-type]
-            else:
-                fn(a, b, c)
-            events += 1
-        self.lines = lineno
-        self.events += events
+        check_header(self.path, text_of(next(stream, "")))
+        self.replay(stream, first_line=2)
 
     # -- parsing ---------------------------------------------------------------
 
-    def _parse(self, line: str, lineno: int) -> Action | None:
+    def parse(self, line: str, lineno: int) -> Action | None:
         tokens = line.split()
         if not tokens or tokens[0].startswith("#"):
             return None
@@ -193,14 +157,14 @@ class TraceReader:
         args, site = self._args(tokens, lineno, 2, 3)
         mode = self._mode(args[3], lineno) if len(args) > 3 else Mode.WRITE
         use = self._use(self._lock(args[2]), mode, trylock)
-        return (self.engine.acquire, self._task(args[1]), use, site)
+        return (ACQUIRE, self._task(args[1]), use, site)
 
     def _try(self, tokens: list[str], lineno: int) -> Action:
         return self._acq(tokens, lineno, trylock=True)
 
     def _rel(self, tokens: list[str], lineno: int) -> Action:
         args, site = self._args(tokens, lineno, 2, 2)
-        return (self.engine.release, self._task(args[1]), self._lock(args[2]), site)
+        return (RELEASE, self._task(args[1]), self._lock(args[2]), site)
 
     def _wait(self, tokens: list[str], lineno: int) -> Action:
         args, site = self._args(tokens, lineno, 2, 2)

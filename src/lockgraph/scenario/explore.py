@@ -1,0 +1,731 @@
+"""Every interleaving of a scenario's tasks under exact blocking semantics.
+
+A *state* is, per task, its position in its program, its local conditions, the locks
+it holds and whether it is queued as a waiting writer; plus which events are set.
+States are hashed, so each is expanded once.
+
+Blocking rules, per lock kind (``docs/scenarios.md``):
+
+* ``mutex``, ``spinlock``: exclusive; taking a lock you hold blocks for ever.
+* ``rwsem``, ``percpu-rwsem``: readers share; a writer that has to wait is *queued*
+  and, from then on, blocks new readers (writer preference; for a percpu-rwsem this
+  is ``freeze``: new readers block at once and the writer waits for readers to drain).
+  A reader that already holds the lock blocks too: read is not recursive.
+* ``rwlock``: readers share and never wait for a queued writer (recursive read).
+* ``cluster``: shared by every node; ``read`` with ``read`` and ``deferred`` with
+  ``deferred`` are compatible; every waiting request is queued and blocks later
+  requests it conflicts with (a FIFO lock manager, like gfs2's glocks).
+
+A task is *stuck* when it waits and only stuck or finished tasks could let it go on
+(they hold the lock, are queued before it, or may still signal the event). A state
+with a stuck task is a deadlock (a wait-for cycle) or a hang (a lock a finished task
+kept, an event nobody will signal).
+
+Partial-order reduction: from each state only a *persistent set* is expanded: the
+enabled steps of a set of tasks closed under "may touch, now or later, a lock or
+event that a step of the set touches" (steps on different locks commute). It keeps
+every reachable deadlock; the depth-first search fully expands a state whose reduced
+successors close a cycle on the search stack, so no step is postponed for ever.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from lockgraph.errors import InputError, LockgraphError
+from lockgraph.scenario.program import (
+    BRANCH,
+    COPY,
+    END,
+    ENTER,
+    JUMP,
+    LEAVE,
+    LOCK,
+    RESET,
+    RESTART,
+    SET,
+    SIGNAL,
+    TRY,
+    UNLOCK,
+    WAIT,
+    Activation,
+    Compiled,
+    Instr,
+    Program,
+)
+
+MODE_CODES = {"write": 0, "read": 1, "deferred": 2}
+MODE_NAMES = ("write", "read", "deferred")
+_QUEUE_WRITERS = frozenset({"rwsem", "percpu-rwsem"})
+
+TaskState = tuple[int, int, int, tuple[tuple[int, int], ...], bool]
+"""(pc, known conditions, their values, held (lock, mode) pairs, queued)."""
+State = tuple[tuple[TaskState, ...], int]
+"""Per-task states and the mask of set events."""
+Move = tuple[int, int]
+"""(task, choice): choice is the value a branch takes, 0 otherwise."""
+Table = tuple[dict[int, list[tuple[int, int]]], dict[int, list[tuple[int, int]]]]
+"""Per lock: its holders and its queued requests, as (task, mode) pairs."""
+
+
+class ExploreLimit(LockgraphError):
+    slug = "limit"
+
+
+@dataclass
+class Waiting:
+    """What a stuck task waits for, and who could have let it go on."""
+
+    task: str
+    what: str
+    """``glock[F2] (read)`` or ``event writeback``."""
+    holders: list[tuple[str, str]] = field(default_factory=list)
+    """(task, how): ``(P2, "holds deferred")``, ``(P3, "queued write")``,
+    ``(P1, "ended holding write")``, ``(none, "...")``."""
+    line: int = 0
+
+
+@dataclass
+class ScheduleStep:
+    """One step of a schedule, as a table row."""
+
+    task: int
+    choice: int
+    action: str
+    context: list[str]
+    """Calls entered since this task's previous step, outermost first, indented."""
+    line: int
+    outcome: str = ""
+    depth: int = 0
+    """How deep in calls the step is (the indentation of its row)."""
+
+
+@dataclass
+class Exploration:
+    verdict: str
+    """``deadlock``, ``hang``, ``none`` or ``incomplete``."""
+    states: int
+    transitions: int
+    seconds: float
+    reduced: bool
+    schedule: list[ScheduleStep] = field(default_factory=list)
+    blocked: list[ScheduleStep] = field(default_factory=list)
+    """The step each stuck task cannot take, with its context."""
+    waiting: list[Waiting] = field(default_factory=list)
+    cycle: list[str] = field(default_factory=list)
+    """The wait-for cycle, task names in order (empty for a hang)."""
+    findings: list[tuple[str, str, str, int]] = field(default_factory=list)
+    """(kind, task, detail, line): ``bad-unlock-balance``, ``held-at-exit`` seen on the way."""
+    moves: list[Move] = field(default_factory=list)
+
+
+class Explorer:
+    def __init__(self, compiled: Compiled) -> None:
+        self.c = compiled
+        self.programs: list[Program] = compiled.programs
+        self.codes: list[list[Instr]] = [p.code for p in self.programs]
+        self.names = [p.task for p in self.programs]
+        self.kinds = [info.kind for info in compiled.locks]
+        self.labels = [info.label for info in compiled.locks]
+        self.findings: set[tuple[str, str, str, int]] = set()
+        self._modes = [[MODE_CODES.get(ins.mode, 0) for ins in code] for code in self.codes]
+
+    # -- states -----------------------------------------------------------------
+
+    def initial(self) -> State:
+        tasks = []
+        for i in range(len(self.programs)):
+            pc, known, vals = self._advance(i, 0, 0, 0)
+            tasks.append((pc, known, vals, (), False))
+        events = 0
+        for info in self.c.events:
+            if info.decl.initially_set:
+                events |= 1 << info.id
+        return (tuple(tasks), events)
+
+    def _advance(self, i: int, pc: int, known: int, vals: int) -> tuple[int, int, int]:
+        """Run task i's local instructions up to its next step others can see."""
+        code = self.codes[i]
+        seen: set[tuple[int, int, int]] | None = None
+        while True:
+            ins = code[pc]
+            op = ins.op
+            if op == SET:
+                bit = 1 << ins.slot
+                known |= bit
+                vals = vals | bit if ins.value else vals & ~bit
+                pc += 1
+            elif op == ENTER:
+                known &= ~ins.mask
+                pc += 1
+            elif op == LEAVE:
+                pc += 1
+            elif op == JUMP:
+                pc = ins.target
+            elif op == COPY:
+                src, dst = 1 << ins.slot, 1 << ins.slot2
+                if known & src:
+                    known |= dst
+                    vals = vals | dst if vals & src else vals & ~dst
+                else:
+                    known &= ~dst
+                pc += 1
+            elif op == RESTART:
+                if seen is None:
+                    seen = set()
+                key = (pc, known, vals)
+                if key in seen:
+                    raise InputError(
+                        self.c.scenario.path,
+                        ins.line,
+                        f"task {self.names[i]}: retry loops for ever without a step",
+                    )
+                seen.add(key)
+                pc = ins.target
+            elif op == BRANCH:
+                bit = 1 << ins.slot
+                if not known & bit:
+                    return pc, known, vals
+                pc = pc + 1 if bool(vals & bit) != ins.value else ins.target
+            else:
+                return pc, known, vals
+
+    def _table(self, tasks: tuple[TaskState, ...]) -> Table:
+        holders: dict[int, list[tuple[int, int]]] = {}
+        pending: dict[int, list[tuple[int, int]]] = {}
+        for j, (pc, _, _, held, queued) in enumerate(tasks):
+            for lock, mode in held:
+                holders.setdefault(lock, []).append((j, mode))
+            if queued:
+                ins = self.codes[j][pc]
+                pending.setdefault(ins.lock, []).append((j, self._modes[j][pc]))
+        return holders, pending
+
+    def _available(
+        self,
+        i: int,
+        lock: int,
+        mode: int,
+        holders: dict[int, list[tuple[int, int]]],
+        pending: dict[int, list[tuple[int, int]]],
+        queued: bool,
+    ) -> bool:
+        for _, m in holders.get(lock, ()):
+            if m != mode or mode == 0:
+                return False
+        if queued:
+            return True
+        waiting = pending.get(lock)
+        if waiting:
+            kind = self.kinds[lock]
+            for j, m in waiting:
+                if j == i:
+                    continue
+                if kind == "cluster":
+                    if m != mode or mode == 0:
+                        return False
+                elif kind in _QUEUE_WRITERS and m == 0 and mode != 0:
+                    return False
+        return True
+
+    def _queues(self, lock: int, mode: int) -> bool:
+        kind = self.kinds[lock]
+        return kind == "cluster" or (kind in _QUEUE_WRITERS and mode == 0)
+
+    def moves(
+        self,
+        state: State,
+        table: Table,
+    ) -> list[list[Move]]:
+        """The enabled moves of each task."""
+        tasks, events = state
+        holders, pending = table
+        result: list[list[Move]] = []
+        for i, (pc, _, _, _, queued) in enumerate(tasks):
+            ins = self.codes[i][pc]
+            op = ins.op
+            if op == LOCK:
+                mode = self._modes[i][pc]
+                if self._available(i, ins.lock, mode, holders, pending, queued) or (
+                    not queued and self._queues(ins.lock, mode)
+                ):
+                    result.append([(i, 0)])
+                else:
+                    result.append([])
+            elif op == BRANCH:
+                result.append([(i, 1), (i, 0)])
+            elif op == END:
+                result.append([])
+            elif op == WAIT:
+                result.append([(i, 0)] if events >> ins.event & 1 else [])
+            else:
+                result.append([(i, 0)])
+        return result
+
+    def apply(self, state: State, move: Move, table: Table | None = None) -> State:
+        tasks, events = state
+        i, choice = move
+        pc, known, vals, held, queued = tasks[i]
+        ins = self.codes[i][pc]
+        op = ins.op
+        if op == LOCK:
+            holders, pending = table if table is not None else self._table(tasks)
+            mode = self._modes[i][pc]
+            if self._available(i, ins.lock, mode, holders, pending, queued):
+                held = (*held, (ins.lock, mode))
+                queued = False
+                pc += 1
+            else:
+                queued = True
+        elif op == UNLOCK:
+            held = self._release(i, ins, held)
+            pc += 1
+        elif op == TRY:
+            holders, pending = table if table is not None else self._table(tasks)
+            mode = self._modes[i][pc]
+            if self._available(i, ins.lock, mode, holders, pending, False):
+                held = (*held, (ins.lock, mode))
+                pc = ins.target
+            else:
+                pc = ins.target2
+        elif op == WAIT:
+            pc += 1
+        elif op == SIGNAL:
+            events |= 1 << ins.event
+            pc += 1
+        elif op == RESET:
+            events &= ~(1 << ins.event)
+            pc += 1
+        elif op == BRANCH:
+            bit = 1 << ins.slot
+            known |= bit
+            vals = vals | bit if choice else vals & ~bit
+            pc = pc + 1 if bool(choice) != ins.value else ins.target
+        if not queued:
+            pc, known, vals = self._advance(i, pc, known, vals)
+            if self.codes[i][pc].op == END and held:
+                for lock, _ in held:
+                    self.findings.add(
+                        ("held-at-exit", self.names[i], self.labels[lock], self.codes[i][pc].line)
+                    )
+        new = list(tasks)
+        new[i] = (pc, known, vals, held, queued)
+        return (tuple(new), events)
+
+    def _release(
+        self, i: int, ins: Instr, held: tuple[tuple[int, int], ...]
+    ) -> tuple[tuple[int, int], ...]:
+        for k in range(len(held) - 1, -1, -1):
+            if held[k][0] == ins.lock:
+                if ins.mode and MODE_CODES[ins.mode] != held[k][1]:
+                    self.findings.add(
+                        (
+                            "bad-unlock-balance",
+                            self.names[i],
+                            f"{self.labels[ins.lock]} released as {ins.mode},"
+                            f" held as {MODE_NAMES[held[k][1]]}",
+                            ins.line,
+                        )
+                    )
+                return held[:k] + held[k + 1 :]
+        self.findings.add(("bad-unlock-balance", self.names[i], self.labels[ins.lock], ins.line))
+        return held
+
+    # -- stuck tasks --------------------------------------------------------------
+
+    def stuck(
+        self,
+        state: State,
+        table: Table,
+        moves: list[list[Move]],
+    ) -> dict[int, list[int]]:
+        """Stuck tasks and, for each, the tasks it waits for (empty: nobody can help)."""
+        tasks, _ = state
+        blocked: dict[int, list[int]] = {}
+        for i, (pc, *_rest) in enumerate(tasks):
+            if moves[i] or self.codes[i][pc].op == END:
+                continue
+            blocked[i] = self._blockers(i, state, table)
+        if not blocked:
+            return {}
+        stuck = set(blocked)
+        changed = True
+        while changed:
+            changed = False
+            for i in list(stuck):
+                for j in blocked[i]:
+                    if j not in stuck and not self._finished(tasks, j):
+                        stuck.discard(i)
+                        changed = True
+                        break
+        return {i: blocked[i] for i in sorted(stuck)}
+
+    def _finished(self, tasks: tuple[TaskState, ...], j: int) -> bool:
+        return self.codes[j][tasks[j][0]].op == END
+
+    def _blockers(
+        self,
+        i: int,
+        state: State,
+        table: Table,
+    ) -> list[int]:
+        tasks, _ = state
+        pc, _, _, _, queued = tasks[i]
+        ins = self.codes[i][pc]
+        if ins.op == WAIT:
+            return [
+                j
+                for j, (pcj, *_r) in enumerate(tasks)
+                if j != i and ins.event in self.programs[j].future_signals[pcj]
+            ]
+        holders, pending = table
+        mode = self._modes[i][pc]
+        result = [j for j, m in holders.get(ins.lock, ()) if m != mode or mode == 0]
+        if not queued:
+            kind = self.kinds[ins.lock]
+            for j, m in pending.get(ins.lock, ()):
+                if j != i and (
+                    (kind == "cluster" and (m != mode or mode == 0))
+                    or (kind in _QUEUE_WRITERS and m == 0 and mode != 0)
+                ):
+                    result.append(j)
+        return result
+
+    # -- partial-order reduction ----------------------------------------------------
+
+    def persistent(self, state: State, moves: list[list[Move]]) -> list[Move]:
+        tasks, _ = state
+        best: list[Move] | None = None
+        for seed, own in enumerate(moves):
+            if not own:
+                continue
+            if self.codes[seed][tasks[seed][0]].op == BRANCH:
+                return own  # a local choice commutes with everything
+            members = self._closure(seed, tasks)
+            chosen = [m for t in members for m in moves[t]]
+            if best is None or len(chosen) < len(best):
+                best = chosen
+                if len(best) == 1:
+                    break
+        return best or []
+
+    def _closure(self, seed: int, tasks: tuple[TaskState, ...]) -> list[int]:
+        members = [seed]
+        inside = {seed}
+        k = 0
+        while k < len(members):
+            t = members[k]
+            k += 1
+            ins = self.codes[t][tasks[t][0]]
+            op = ins.op
+            if op in (LOCK, UNLOCK, TRY):
+                lock = ins.lock
+                for j, (pcj, *_r) in enumerate(tasks):
+                    if j not in inside and lock in self.programs[j].future_locks[pcj]:
+                        inside.add(j)
+                        members.append(j)
+            elif op in (WAIT, SIGNAL, RESET):
+                event = ins.event
+                for j, (pcj, *_r) in enumerate(tasks):
+                    if j not in inside and event in self.programs[j].future_events[pcj]:
+                        inside.add(j)
+                        members.append(j)
+        return members
+
+    # -- the search ------------------------------------------------------------------
+
+    def search(
+        self, reduce: bool = True, max_states: int = 2_000_000, stop: bool = True
+    ) -> Exploration:
+        """Depth-first search; ``stop`` at the first stuck state (else count them all)."""
+        started = time.process_time()
+        init = self.initial()
+        visited = {init}
+        on_stack = {init}
+        moves_stack: list[Move] = []
+        frames: list[tuple[State, list[tuple[Move, State]]]] = []
+        transitions = 0
+        found: tuple[list[Move], State] | None = None
+
+        def expand(state: State) -> list[tuple[Move, State]] | None:
+            nonlocal transitions, found
+            table = self._table(state[0])
+            moves = self.moves(state, table)
+            if found is None or not stop:
+                stuck = self.stuck(state, table, moves)
+                if stuck and found is None:
+                    found = (list(moves_stack), state)
+                    if stop:
+                        return None
+            enabled = [m for own in moves for m in own]
+            chosen = self.persistent(state, moves) if reduce else enabled
+            succ = [(m, self.apply(state, m, table)) for m in chosen]
+            # The cycle proviso: never postpone the other tasks round a cycle for ever.
+            if reduce and len(chosen) < len(enabled) and any(s in on_stack for _, s in succ):
+                succ = [(m, self.apply(state, m, table)) for m in enabled]
+            transitions += len(succ)
+            return succ
+
+        first = expand(init)
+        if first is not None:
+            frames.append((init, first))
+        while frames:
+            state, succ = frames[-1]
+            if not succ:
+                frames.pop()
+                on_stack.discard(state)
+                if moves_stack:
+                    moves_stack.pop()
+                continue
+            move, nxt = succ.pop()
+            if nxt in visited:
+                continue
+            visited.add(nxt)
+            if len(visited) > max_states:
+                return self._result("incomplete", visited, transitions, started, reduce)
+            moves_stack.append(move)
+            on_stack.add(nxt)
+            children = expand(nxt)
+            if children is None:
+                break
+            frames.append((nxt, children))
+        if found is None:
+            return self._result("none", visited, transitions, started, reduce)
+        result = self._result("deadlock", visited, transitions, started, reduce)
+        self.describe(result, shorten(self, found[0]))
+        return result
+
+    def _result(
+        self, verdict: str, visited: set[State], transitions: int, started: float, reduce: bool
+    ) -> Exploration:
+        return Exploration(
+            verdict,
+            len(visited),
+            transitions,
+            time.process_time() - started,
+            reduce,
+            findings=sorted(self.findings, key=lambda f: (f[3], f)),
+        )
+
+    # -- schedules ----------------------------------------------------------------------
+
+    def replay(self, moves: list[Move]) -> tuple[State, list[ScheduleStep]]:
+        """Run a schedule from the start; ``ValueError`` if a move is not enabled."""
+        state = self.initial()
+        steps: list[ScheduleStep] = []
+        shown: list[list[int]] = [[] for _ in self.programs]
+        for move in moves:
+            table = self._table(state[0])
+            enabled = self.moves(state, table)
+            i = move[0]
+            if not 0 <= i < len(enabled) or move not in enabled[i]:
+                raise ValueError(f"move {move} is not enabled")
+            steps.append(self._step(state, move, shown, table))
+            state = self.apply(state, move, table)
+        return state, steps
+
+    def _step(
+        self,
+        state: State,
+        move: Move,
+        shown: list[list[int]],
+        table: Table,
+    ) -> ScheduleStep:
+        i, choice = move
+        pc, _, _, _held, _queued = state[0][i]
+        ins = self.codes[i][pc]
+        context = self._context(i, ins, shown)
+        action, outcome = self._action(i, ins, choice, state, table)
+        return ScheduleStep(i, choice, action, context, ins.line, outcome, _depth(ins))
+
+    def _context(self, i: int, ins: Instr, shown: list[list[int]]) -> list[str]:
+        chain = []
+        a: Activation | None = ins.act
+        while a is not None and a.kind != "task":
+            chain.append(a)
+            a = a.parent
+        chain.reverse()
+        ids = [a.id for a in chain]
+        old = shown[i]
+        common = 0
+        while common < min(len(old), len(ids)) and old[common] == ids[common]:
+            common += 1
+        shown[i] = ids
+        return ["  " * k + chain[k].display for k in range(common, len(chain))]
+
+    def _action(
+        self,
+        i: int,
+        ins: Instr,
+        choice: int,
+        state: State,
+        table: Table,
+    ) -> tuple[str, str]:
+        op = ins.op
+        tasks = state[0]
+        pc, _, _, _, queued = tasks[i]
+        if op in (LOCK, TRY, UNLOCK):
+            label = self.labels[ins.lock]
+            mode = ins.mode
+            show_mode = f" {mode}" if mode and self._shows_mode(ins.lock) else ""
+            verb = ins.text if op != TRY else "trylock"
+            text = f"{verb} {label}{show_mode}"
+            if op == UNLOCK:
+                return text, ""
+            holders, pending = table
+            avail = self._available(
+                i, ins.lock, self._modes[i][pc], holders, pending, queued and op == LOCK
+            )
+            if op == TRY:
+                return text, "ok" if avail else "failed"
+            if avail:
+                return text, "acquired" if queued else ""
+            return text, "waits"
+        if op == BRANCH:
+            slot_name = next((n for n, s in ins.act.slots.items() if s == ins.slot), f"#{ins.slot}")
+            return f"if {slot_name}", "yes" if choice else "no"
+        if op in (WAIT, SIGNAL, RESET):
+            return f"{ins.text} {self.c.events[ins.event].label}", ""
+        return ins.describe(), ""
+
+    def _shows_mode(self, lock: int) -> bool:
+        return self.kinds[lock] not in ("mutex", "spinlock")
+
+    def describe(self, result: Exploration, moves: list[Move]) -> None:
+        """Fill in the schedule, the stuck tasks and the wait-for cycle."""
+        state, steps = self.replay(moves)
+        result.moves = list(moves)
+        result.schedule = steps
+        table = self._table(state[0])
+        stuck = self.stuck(state, table, self.moves(state, table))
+        shown: list[list[int]] = [[] for _ in self.programs]
+        # contexts of blocked steps continue from each task's last shown step
+        last_ctx = self._last_contexts(moves)
+        for i in stuck:
+            pc = state[0][i][0]
+            ins = self.codes[i][pc]
+            shown[i] = last_ctx[i]
+            context = self._context(i, ins, shown)
+            action, _ = self._action(i, ins, 0, state, table)
+            result.blocked.append(
+                ScheduleStep(i, 0, action, context, ins.line, "blocked", _depth(ins))
+            )
+            result.waiting.append(self._waiting(i, state, table, stuck[i]))
+        cycle = _cycle(stuck)
+        result.cycle = [self.names[i] for i in cycle]
+        result.verdict = "deadlock" if cycle else "hang"
+
+    def _last_contexts(self, moves: list[Move]) -> list[list[int]]:
+        state = self.initial()
+        shown: list[list[int]] = [[] for _ in self.programs]
+        for move in moves:
+            i = move[0]
+            ins = self.codes[i][state[0][i][0]]
+            self._context(i, ins, shown)
+            state = self.apply(state, move)
+        return shown
+
+    def _waiting(
+        self,
+        i: int,
+        state: State,
+        table: Table,
+        blockers: list[int],
+    ) -> Waiting:
+        tasks, _ = state
+        pc, _, _, _, queued = tasks[i]
+        ins = self.codes[i][pc]
+        if ins.op == WAIT:
+            label = self.c.events[ins.event].label
+            w = Waiting(self.names[i], f"event {label}", line=ins.line)
+            for j in blockers:
+                w.holders.append((self.names[j], "may signal it"))
+            if not blockers:
+                w.holders.append(("", "no task can still signal it"))
+            return w
+        mode = ins.mode if self._shows_mode(ins.lock) else ""
+        w = Waiting(
+            self.names[i],
+            f"{self.labels[ins.lock]}{f' ({mode})' if mode else ''}",
+            line=ins.line,
+        )
+        holders, pending = table
+        for j, m in holders.get(ins.lock, ()):
+            if j not in blockers:
+                continue
+            how = "holds" if not self._finished(tasks, j) else "ended holding"
+            if j == i:
+                how = "already holds"
+            shown_mode = f" {MODE_NAMES[m]}" if self._shows_mode(ins.lock) else " it"
+            w.holders.append((self.names[j], f"{how}{shown_mode}".rstrip()))
+        for j, m in pending.get(ins.lock, ()):
+            if j in blockers and j != i:
+                w.holders.append((self.names[j], f"is queued for {MODE_NAMES[m]} before it"))
+        if queued:
+            w.what += ", queued"
+        return w
+
+
+def _depth(ins: Instr) -> int:
+    depth = 0
+    a: Activation | None = ins.act
+    while a is not None and a.kind != "task":
+        depth += 1
+        a = a.parent
+    return depth
+
+
+def _cycle(stuck: dict[int, list[int]]) -> list[int]:
+    """A cycle in the wait-for graph of the stuck tasks, if there is one."""
+    for start in stuck:
+        path: list[int] = []
+        index: dict[int, int] = {}
+        node = start
+        while node in stuck and node not in index:
+            index[node] = len(path)
+            path.append(node)
+            nexts = [j for j in stuck[node] if j in stuck]
+            if not nexts:
+                node = -1
+                break
+            node = nexts[0]
+        if node in index:
+            return path[index[node] :]
+    return []
+
+
+def shorten(explorer: Explorer, moves: list[Move]) -> list[Move]:
+    """Drop steps the deadlock does not need: whole tasks, then each task's last steps."""
+
+    def deadlocks(candidate: list[Move]) -> bool:
+        try:
+            state, _ = explorer.replay(candidate)
+        except ValueError:
+            return False
+        table = explorer._table(state[0])
+        return bool(explorer.stuck(state, table, explorer.moves(state, table)))
+
+    saved = set(explorer.findings)
+    try:
+        best = list(moves)
+        for task in sorted({m[0] for m in best}):
+            trial = [m for m in best if m[0] != task]
+            if deadlocks(trial):
+                best = trial
+        changed = True
+        while changed:
+            changed = False
+            for task in sorted({m[0] for m in best}):
+                last = max(k for k, m in enumerate(best) if m[0] == task)
+                trial = best[:last] + best[last + 1 :]
+                if deadlocks(trial):
+                    best = trial
+                    changed = True
+        return best
+    finally:
+        explorer.findings = saved
+
+
+def explore(compiled: Compiled, reduce: bool = True, max_states: int = 2_000_000) -> Exploration:
+    return Explorer(compiled).search(reduce=reduce, max_states=max_states)
