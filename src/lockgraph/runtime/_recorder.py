@@ -385,6 +385,11 @@ class Recorder:
         across the fork so the child's engine is never caught half-updated."""
         me = self.core.current()
         others = [ts for ts in list(self.threads) if ts is not me and ts.depth]
+        # Other at-fork hooks (logging's takes its module lock) run in this thread
+        # while the mutex is held: they must not wait for it.
+        self._fork_busy = me if me is not None and not me.busy else None
+        if self._fork_busy is not None:
+            self._fork_busy.busy = True
         if not self.mutex.acquire(True, MUTEX_WAIT * 4):
             self._fork_mutex = False
             return
@@ -435,16 +440,21 @@ class Recorder:
                 )
             )
 
-    def after_fork_parent(self) -> None:
+    def _fork_done(self) -> None:
+        busy = getattr(self, "_fork_busy", None)
+        if busy is not None:
+            self._fork_busy = None
+            busy.busy = False
         if getattr(self, "_fork_mutex", False):
             self._fork_mutex = False
             self.mutex.release()
 
+    def after_fork_parent(self) -> None:
+        self._fork_done()
+
     def after_fork_child(self) -> None:
         """The other threads are gone: empty their stacks, end their tasks."""
-        if getattr(self, "_fork_mutex", False):
-            self._fork_mutex = False
-            self.mutex.release()
+        self._fork_done()
         me = self.core.current()
         for ts in list(self.threads):
             if ts is me:
