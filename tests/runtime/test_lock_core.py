@@ -232,3 +232,17 @@ def test_types_cannot_be_instantiated(core_module: ModuleType) -> None:
     for tp in (core_module.Lock, core_module.RLock):
         with pytest.raises(TypeError, match=f"cannot create '{tp.__module__}.{tp.__name__}'"):
             tp()
+
+
+def test_a_lock_freed_while_held_leaves_the_stack(
+    core_module: ModuleType, calls: list[Any]
+) -> None:
+    outer = core_module.new_lock()
+    outer.acquire()
+    doomed = core_module.new_lock()
+    doomed.acquire()
+    assert core_module.current().depth == 2
+    calls.clear()
+    del doomed  # never released
+    assert [e[0] for e in core_module.current().held()] == [outer]
+    outer.release()

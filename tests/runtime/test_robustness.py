@@ -87,8 +87,8 @@ def test_fork_child_state_is_sane(core: str, tmp_path: Path) -> None:
     code = (
         FINDINGS_JSON
         + """
-import os, threading, lockgraph
-lockgraph.enable()
+import logging, os, threading, lockgraph
+session = lockgraph.enable()
 stop = threading.Event()
 def busy():
     while not stop.is_set():
@@ -116,6 +116,8 @@ for _ in range(5):
         os._exit(0 if kinds <= {"held-across-fork"} else 3)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, status
+    # logging's own at-fork hook took its lock without waiting for lockgraph's
+    assert not session.recorder.deferred, session.recorder.deferred
 stop.set()
 for w in workers: w.join()
 _dump()
