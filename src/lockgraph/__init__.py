@@ -60,11 +60,18 @@ def findings(include_pruned: bool = False) -> list[Finding]:
     return _api.findings(include_pruned)
 
 
-def name(lock: Any, class_name: str | None = None, *, subclass: int = 0, nest: Any = None) -> Any:
+def name(
+    lock: Any,
+    class_name: str | None = None,
+    *,
+    subclass: int = 0,
+    nest: Any = None,
+    signal: bool = False,
+) -> Any:
     """Give a lock (or a Condition's, Semaphore's, Queue's lock) a lock class."""
     from lockgraph.runtime import _api
 
-    return _api.name(lock, class_name, subclass=subclass, nest=nest)
+    return _api.name(lock, class_name, subclass=subclass, nest=nest, signal=signal)
 
 
 def naming(class_name: str) -> AbstractContextManager[None]:

@@ -248,3 +248,20 @@ print(pickle.loads(pickle.dumps(threading.Lock)) is threading.Lock,
       threading.Lock.__module__)
 """
     assert run_api(code, core, tmp_path).stdout.split() == ["True", "True", "threading"]
+
+
+def test_signal_lock_under_the_raise_policy(core: str, tmp_path: Path) -> None:
+    """Under ``raise``, re-acquiring a held Lock raises, unless it is declared a
+    signal that another thread releases."""
+    code = """
+import _thread, threading, lockgraph
+lockgraph.enable(policy="raise")
+mutex = lockgraph.name(threading.Lock(), "Handoff", signal=True)
+mutex.acquire()
+_thread.start_new_thread(mutex.release, ())
+mutex.acquire()
+mutex.release()
+print("handoff ok")
+"""
+    result = run_api(code, core, tmp_path)
+    assert result.stdout.split() == ["handoff", "ok"]

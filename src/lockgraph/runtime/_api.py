@@ -90,20 +90,30 @@ def _lock_of(obj: Any) -> Any:
     )
 
 
-def name(lock: Any, class_name: str | None = None, *, subclass: int = 0, nest: Any = None) -> Any:
+def name(
+    lock: Any,
+    class_name: str | None = None,
+    *,
+    subclass: int = 0,
+    nest: Any = None,
+    signal: bool = False,
+) -> Any:
     """Give ``lock`` (or a Condition's, Semaphore's or Queue's lock) a lock class.
 
     ``class_name`` replaces the creation-site class (``"Account.lock"``); locks given
     the same name are one class. ``subclass`` makes a nesting subclass
     (``Account.lock/1``: an inner lock of the same kind, like lockdep's
     ``mutex_lock_nested``). ``nest`` declares that nesting locks of this class is
-    safe while ``nest`` is held (lockdep's ``nest_lock``). Returns ``lock``.
+    safe while ``nest`` is held (lockdep's ``nest_lock``). ``signal`` says the lock is
+    released by other threads (a ``Lock`` used as a signal): re-acquiring it while
+    holding it is a wait, not a self-deadlock. Returns ``lock``.
     """
     target = _lock_of(lock)
     rec: LockRecord = target._lockgraph_rec
     new = LockRecord(rec.site, rec.reentrant, class_name if class_name is not None else rec.name)
     new.subclass = subclass
     new.fork_safe = rec.fork_safe
+    new.signal = signal or rec.signal
     if nest is not None:
         new.nest = _lock_of(nest)._lockgraph_rec
     target._lockgraph_rec = new

@@ -60,6 +60,7 @@ class LockRecord:
         "name",
         "nest",
         "reentrant",
+        "signal",
         "site",
         "subclass",
         "try_use",
@@ -78,6 +79,8 @@ class LockRecord:
         self.try_use: LockUse | None = None
         self.fork_safe = False
         """Re-initialised in a child after fork (logging's handler locks)."""
+        self.signal = False
+        """A Lock that other threads release: re-acquiring it is a wait, not a deadlock."""
 
     @property
     def class_name(self) -> str:
@@ -120,7 +123,7 @@ class Recorder:
         try:
             site = _sites.current_stack()
             held = ts.held()
-            if not trylock and not rec.reentrant and self._handoff(lock, held):
+            if not trylock and not rec.reentrant and self._handoff(lock, held, rec):
                 # ``lock.acquire()`` twice in one frame: a Lock used as a signal that
                 # another thread releases (the idiom of ``_thread`` code), a wait.
                 event = f"(release of {rec.class_name} by another thread)"
@@ -144,11 +147,19 @@ class Recorder:
             self._internal_error(exc)
         return True
 
-    @staticmethod
-    def _handoff(lock: Any, held: list[HeldEntry]) -> bool:
-        """Whether this re-acquisition of a held Lock is in the frame that took it."""
+    def _handoff(self, lock: Any, held: list[HeldEntry], rec: LockRecord) -> bool:
+        """Whether re-acquiring this held Lock waits for another thread to release it.
+
+        Declared with ``lockgraph.name(lock, signal=True)``; otherwise assumed when it
+        happens in the frame that took the lock (the ``_thread`` idiom), except under
+        the ``raise`` policy, whose point is to stop a thread that would block forever.
+        """
         mine = [e for e in held if e[0] is lock]
         if not mine:
+            return False
+        if rec.signal:
+            return True
+        if self.config.policy == "raise":
             return False
         frame = _sites.user_frame()
         return frame is not None and any(e[3] == id(frame) for e in mine)
