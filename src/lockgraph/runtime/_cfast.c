@@ -29,6 +29,7 @@
 /* ------------------------------------------------------------------ state */
 
 static int active = 0;
+static PyObject *skip_file = NULL; /* frames of this file (threading.py) are passed over */
 static PyObject *hook_acquire = NULL; /* hook(lock, ts, trylock) -> bool */
 static PyObject *ts_key = NULL;       /* key of our ThreadState in the thread dict */
 static uint64_t next_uid = 1;
@@ -248,6 +249,20 @@ ts_push(TSObject *ts, PyObject *lock, uint64_t h, int trylock)
     e->hash = h;
     e->trylock = (char)trylock;
     PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    /* A Condition's or Semaphore's lock is taken in threading.py: the site that
+     * matters is the caller's. */
+    for (int hops = 0; f != NULL && skip_file != NULL && hops < 6; hops++) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        int skip = code->co_filename == skip_file;
+        Py_DECREF(code);
+        if (!skip)
+            break;
+        PyFrameObject *back = PyFrame_GetBack(f);
+        if (back == NULL)
+            break;
+        Py_SETREF(f, back);
+    }
     if (f != NULL) {
         e->code = (PyObject *)PyFrame_GetCode(f);
 #if PY_VERSION_HEX >= 0x030B0000
@@ -256,6 +271,7 @@ ts_push(TSObject *ts, PyObject *lock, uint64_t h, int trylock)
         e->where = PyFrame_GetLineNumber(f);
 #endif
         e->frame = (uintptr_t)f;
+        Py_DECREF(f);
     }
     ts->depth++;
     return 0;
@@ -977,6 +993,14 @@ mod_set_hook(PyObject *Py_UNUSED(m), PyObject *hook)
 }
 
 static PyObject *
+mod_set_skip_file(PyObject *Py_UNUSED(m), PyObject *filename)
+{
+    Py_INCREF(filename);
+    Py_XSETREF(skip_file, filename);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 mod_set_active(PyObject *Py_UNUSED(m), PyObject *flag)
 {
     int v = PyObject_IsTrue(flag);
@@ -1013,6 +1037,8 @@ static PyMethodDef module_methods[] = {
     {"new_rlock", mod_new_rlock, METH_NOARGS, "a new RLock"},
     {"set_hook", mod_set_hook, METH_O, "set the miss hook: hook(lock, ts, trylock) -> bool"},
     {"set_active", mod_set_active, METH_O, "start or stop recording"},
+    {"set_skip_file", mod_set_skip_file, METH_O,
+     "the co_filename object of code whose frames are not acquisition sites"},
     {"current", mod_current, METH_NOARGS, "the calling thread's state (None if unavailable)"},
     {NULL, NULL, 0, NULL},
 };

@@ -26,6 +26,7 @@ _getframe = sys._getframe
 
 _active = False
 _hook: Hook | None = None
+_skip_file: str | None = None
 _uids = itertools.count(1)
 _local = _thread._local()
 
@@ -65,6 +66,10 @@ class ThreadState:
     def _push(self, lock: _Base, h: int, trylock: bool, frame: Any) -> None:
         # A weak reference: a lock freed while held leaves the stack (``_gone``).
         ref = weakref.ref(lock, self._gone)
+        hops = 0
+        while frame is not None and frame.f_code.co_filename is _skip_file and hops < 6:
+            frame = frame.f_back  # a Condition's lock: the caller's site matters
+            hops += 1
         if frame is None:
             self._held.append([ref, None, -1, 0, h, trylock, lock._uid])
         else:
@@ -105,6 +110,11 @@ def current() -> ThreadState | None:
 def set_hook(hook: Hook | None) -> None:
     global _hook
     _hook = hook
+
+
+def set_skip_file(filename: str) -> None:
+    global _skip_file
+    _skip_file = filename
 
 
 def set_active(flag: bool) -> None:

@@ -71,6 +71,10 @@ class Session:
             self._asyncio_imported()
         else:
             _patch.watch_import(p, "asyncio", self._asyncio_imported)
+        import threading
+
+        # the filename object threading's code objects share (an identity test)
+        self.core.set_skip_file(threading.Condition.__enter__.__code__.co_filename)
         self.core.set_hook(self.recorder.hook)
         self.core.set_active(True)
         self.active = True
