@@ -84,7 +84,7 @@ def main() -> int:
         rc0, t0, _, _ = run([python, "-m", "test", suite], env)
         data = out / f"{suite}.{args.core}.lockgraph"
         cmd = [
-            sys.executable,
+            python,
             "-m",
             "lockgraph",
             "run",
