@@ -4,9 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario bench-kernel clean
+.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario stdlib-suites bench-kernel clean
 
-$(STAMP): pyproject.toml setup.py
+$(STAMP): pyproject.toml setup.py src/lockgraph/runtime/_cfast.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -40,6 +40,7 @@ bench: setup system-packages
 	$(BIN)/python benchmarks/analyze_throughput.py
 	$(BIN)/python benchmarks/html_report.py --browser --data-file
 	$(BIN)/python benchmarks/scenario_explore.py
+	$(BIN)/python benchmarks/runtime_overhead.py
 
 # Scenario explorer: CPU time per seed example, partial-order reduction (docs/performance.md).
 bench-scenario: setup
@@ -48,6 +49,14 @@ bench-scenario: setup
 # The kernel readers: dmesg scanning MB/s and lock tracepoint events/s (docs/performance.md).
 bench-kernel: setup
 	$(BIN)/python benchmarks/kernel_parse.py
+
+# The standard library's lock-heavy test suites under lockgraph run (docs/python.md).
+# This Python's own suites, then the system Python's test_concurrent_futures (some
+# Python builds ship no test_concurrent_futures; Debian's test suite package has it).
+stdlib-suites: setup
+	$(BIN)/python benchmarks/stdlib_suites.py
+	bash benchmarks/install_stdlib_tests.sh /usr/bin/python3 && \
+	  $(BIN)/python benchmarks/stdlib_suites.py --python /usr/bin/python3 test_concurrent_futures
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,7 +1,9 @@
-"""Build the optional C accelerator; everything else is in pyproject.toml.
+"""Build lockgraph's optional C extensions; everything else is in pyproject.toml.
 
-``optional=True``: where no C compiler is available the install still succeeds and
-lockgraph runs its pure-Python engine (``lockgraph.engine.core``), with a warning.
+``optional=True``: where no C compiler (or no Python headers) is available the
+install still succeeds, and lockgraph runs the pure-Python versions, with a warning:
+the engine's replay (``lockgraph.engine.core``) and the runtime's lock core
+(``lockgraph.runtime._pyfast``).
 """
 
 from setuptools import Extension, setup
@@ -12,6 +14,11 @@ setup(
             "lockgraph.engine._replay",
             ["src/lockgraph/engine/_replay.c"],
             optional=True,
-        )
+        ),
+        Extension(
+            "lockgraph.runtime._cfast",
+            ["src/lockgraph/runtime/_cfast.c"],
+            optional=True,
+        ),
     ]
 )

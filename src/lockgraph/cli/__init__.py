@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from lockgraph import __version__
 from lockgraph.errors import LockgraphError
 
-COMMANDS = ["analyze", "report", "chart", "check-order", "scenario", "kernel"]
+COMMANDS = ["analyze", "report", "chart", "check-order", "scenario", "run", "combine", "kernel"]
 """Command modules under ``lockgraph.cli`` (``_<name>.py``)."""
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2

@@ -100,6 +100,8 @@ class Engine:
         self._root = ClassChain(())
         self._iroot = InstanceChain(self._root)
         self._ichains = 0
+        self.instance_chain_limit = INSTANCE_CHAIN_LIMIT
+        """Instance trie nodes kept before starting afresh (bounds memory)."""
         self._chains: list[ClassChain] = []
         self._cms: dict[tuple[int, Mode, bool], int] = {}
         self._cm_uses: list[tuple[int, Mode, bool]] = []
@@ -190,6 +192,7 @@ class Engine:
         inxt = ichain.next.get(use)
         if inxt is None or inxt.slow:
             inxt = self._acquire_slow(task, use, site, ichain, inxt)
+            ichain = task.ichain  # a fresh instance trie re-bases the task
         task.held.append((use, site, ichain, self.index))
         task.ichain = inxt
         lock.owner = task
@@ -469,13 +472,15 @@ class Engine:
     def _new_ichain(
         self, task: Task, use: LockUse, ichain: InstanceChain, chain: ClassChain
     ) -> InstanceChain:
-        if self._ichains >= INSTANCE_CHAIN_LIMIT:
+        if self._ichains >= self.instance_chain_limit:
             # Start afresh: the evidence is in the dependencies, not in the trie.
+            # Tasks holding locks move to the new trie too (their held entries
+            # included), or they would keep growing the old one forever.
             self._iroot = InstanceChain(self._root)
             self._ichains = 0
             for other in self.tasks:
-                if not other.held:
-                    other.ichain = self._iroot
+                self._rebase(other)
+            ichain = task.ichain
         self._ichains += 1
         inxt = InstanceChain(chain)
         ichain.next[use] = inxt
@@ -494,6 +499,20 @@ class Engine:
                 self._label(lock)
             edge.narrow_gate(frozenset(i for i in exclusive if i != held_lock.id))
         return inxt
+
+    def _rebase(self, task: Task) -> None:
+        """Re-walk ``task``'s held locks in the current instance trie."""
+        node = self._iroot
+        held = task.held
+        for i, h in enumerate(held):
+            after = held[i + 1][_ICHAIN].chain if i + 1 < len(held) else task.ichain.chain
+            held[i] = (h[_USE], h[_SITE], node, h[_EVENT])
+            nxt = node.next.get(h[_USE])
+            if nxt is None:
+                nxt = node.next[h[_USE]] = InstanceChain(after)
+                self._ichains += 1
+            node = nxt
+        task.ichain = node
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
         tokens = chain.tokens
@@ -618,6 +637,7 @@ class Engine:
                 inxt = ichain.next.get(use)
                 if inxt is None or inxt.slow:
                     inxt = self._acquire_slow(task, use, entry[_SITE], ichain, inxt)
+                    ichain = task.ichain
                 held.append((use, entry[_SITE], ichain, entry[_EVENT]))
                 task.ichain = inxt
         finally:
@@ -679,6 +699,13 @@ class Engine:
                 notes=[context],
             )
         )
+
+    def record(self, finding: Finding) -> None:
+        """Record an event finding made by a source (Python's ``held-across-fork``).
+
+        Deduplicated by kind and key like the engine's own; ``on_finding`` fires once.
+        """
+        self._record(finding)
 
     def _label(self, lock: LockInstance) -> None:
         self.labels[lock.id] = lock.key

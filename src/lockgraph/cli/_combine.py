@@ -1,0 +1,58 @@
+"""``lockgraph combine``: merge parallel data files into one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "merge parallel data files (DATA_FILE.<host>.<pid>.<random>) into the data file"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "combine",
+        help=HELP,
+        description="Merge data files written by parallel processes ('lockgraph run "
+        "--parallel', child processes, pytest-xdist workers) into DATA_FILE, keeping "
+        "every dependency, and re-analyse the merged graph: a cycle whose dependencies "
+        "come from different processes is found here. The inputs are removed once "
+        "the combined file is written.",
+        epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="FILE",
+        help="data files to combine (default: DATA_FILE.* beside the data file)",
+    )
+    p.add_argument("--data-file", default=None, metavar="FILE", help="default: .lockgraph")
+    p.add_argument("--append", action="store_true", help="also keep what DATA_FILE holds")
+    p.add_argument("--keep", action="store_true", help="do not remove the input files")
+    p.add_argument("--config", metavar="FILE", help="read settings (suppressions) from FILE")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lockgraph.combine import combine
+    from lockgraph.runtime import _config
+
+    config = _config.load(args.config)
+    data_file = args.data_file or config.data_file
+    _, findings, paths = combine(
+        data_file,
+        args.inputs or None,
+        append=args.append,
+        keep=args.keep,
+        suppress=config.suppress,
+    )
+    reported = [f for f in findings if not f.pruned]
+    if not args.quiet:
+        plural = "s" if len(paths) != 1 else ""
+        print(
+            f"lockgraph: combined {len(paths)} data file{plural} into {data_file}: "
+            f"{len(reported)} finding{'s' if len(reported) != 1 else ''} "
+            f"(lockgraph report {data_file})",
+            file=sys.stderr,
+        )
+    return 1 if reported else 0
