@@ -207,3 +207,10 @@ def test_analyze_irq_safe_to_unsafe_order(tmp_path: Path) -> None:
     assert "(at " + str(tmp_path / "irq.txt") + ":1 in lock_acquire, by <idle>/0@cpu2:hardirq)" in (
         result.stdout
     )
+
+
+def test_explain_finds_a_scenario_table_quoted_alone() -> None:
+    path = DATA / "scenarios" / "d_xfs_splice_execve__fragment_scenario_damaged.txt"
+    result = run_cli("kernel", "explain", "--brief", str(path))
+    assert result.returncode == 1, result.stderr
+    assert "&sig->cred_guard_mutex -> &(&ip->io_lock)->mr_lock -> &pipe->mutex/1" in result.stdout

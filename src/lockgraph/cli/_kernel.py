@@ -96,12 +96,35 @@ def reports_json(reports: list[Report]) -> dict[str, Any]:
     }
 
 
+WHOLE = 1 << 23
+"""Texts up to this size are parsed whole; larger logs go through ``scan``'s pre-filter
+(which misses only report fragments with none of lockdep's phrases, such as a
+scenario table quoted alone)."""
+
+
 def _reports(path: str) -> list[Report]:
     try:
         with open_text(path) as stream:
-            return list(scan(stream, path))
+            head = stream.read(WHOLE)
+            if len(head) < WHOLE:
+                return parse_reports(head, path)
+            return list(scan(_Prepended(head, stream), path))
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(path, exc) from None
+
+
+class _Prepended:
+    """A stream whose first read returns what was already read from it."""
+
+    def __init__(self, head: str, stream: TextIO) -> None:
+        self.head = head
+        self.stream = stream
+
+    def read(self, size: int = -1) -> str:
+        if self.head:
+            head, self.head = self.head, ""
+            return head
+        return self.stream.read(size)
 
 
 # -- dedupe -------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Protocol
 
 from lockgraph.kernel.model import (
     KINDS,
@@ -239,8 +239,21 @@ few dozen lines of a report (its held locks, its "CPU: ... Not tainted" line bef
 the backtrace), and the longest backtraces are some 150 lines."""
 
 
+class Readable(Protocol):
+    """What ``scan`` reads blocks from: a text file, or anything with ``read``."""
+
+    def read(self, size: int = -1, /) -> str: ...
+
+
+class _Reader:
+    """Hide a file's iterability so that ``_chunks`` reads it in blocks."""
+
+    def __init__(self, stream: object) -> None:
+        self.read = stream.read  # type: ignore[attr-defined]
+
+
 def scan(
-    stream: TextIO | Iterable[str], source: str = "", stats: ScanStats | None = None
+    stream: Readable | Iterable[str], source: str = "", stats: ScanStats | None = None
 ) -> Iterator[Report]:
     """The reports of a log of any size, reading it in blocks.
 
@@ -316,14 +329,15 @@ def _keep_last(pending: list[str], body: str, keep: int) -> tuple[list[str], int
     return kept, total - len(kept)
 
 
-def _chunks(stream: TextIO | Iterable[str]) -> Iterator[str]:
-    read = getattr(stream, "read", None)
-    if read is not None:
+def _chunks(stream: Readable | Iterable[str]) -> Iterator[str]:
+    if not isinstance(stream, Iterable):  # read blocks: a file is both; prefer this
         while True:
-            chunk = read(BLOCK)
+            chunk = stream.read(BLOCK)
             if not chunk:
                 return
             yield chunk
+    elif hasattr(stream, "read"):
+        yield from _chunks(_Reader(stream))
     else:
         buf: list[str] = []
         size = 0
