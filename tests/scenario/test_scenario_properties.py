@@ -120,6 +120,8 @@ class Oracle:
     def __init__(self, sc: dict[str, Any]) -> None:
         self.kinds: list[str] = sc["kinds"]
         self.nodes = [node for node, _ in sc["tasks"]]
+        self._deadlocks: dict[tuple[Any, ...], bool] = {}
+        self._stuck: dict[tuple[Any, ...], bool] = {}
 
     def start(self, sc: dict[str, Any]) -> tuple[Any, ...]:
         tasks = tuple((flatten(body), (), False) for _, body in sc["tasks"])
@@ -195,18 +197,34 @@ class Oracle:
         return result
 
     def deadlocks(self, state: tuple[Any, ...]) -> bool:
-        """Whether some interleaving from ``state`` ends with a task that cannot finish."""
-        nexts = self.steps(state)
-        if not nexts:
-            return any(rem for rem, _, _ in state[0])
-        return any(self.deadlocks(n) for _, _, _, n in nexts)
+        """Whether some interleaving from ``state`` ends with a task that cannot finish.
+
+        Every interleaving is enumerated; the answer for a state is remembered only
+        because it does not depend on the path that reached it (without that, a few
+        random scenarios take many minutes).
+        """
+        known = self._deadlocks.get(state)
+        if known is None:
+            nexts = self.steps(state)
+            if not nexts:
+                known = any(rem for rem, _, _ in state[0])
+            else:
+                known = any(self.deadlocks(n) for _, _, _, n in nexts)
+            self._deadlocks[state] = known
+        return known
 
     def always_stuck(self, state: tuple[Any, ...], tasks: set[int]) -> bool:
         """Whether no interleaving from ``state`` lets any of ``tasks`` finish."""
-        nexts = self.steps(state)
-        if not nexts:
-            return all(state[0][t][0] for t in tasks)
-        return all(self.always_stuck(n, tasks) for _, _, _, n in nexts)
+        key = (state, frozenset(tasks))
+        known = self._stuck.get(key)
+        if known is None:
+            nexts = self.steps(state)
+            if not nexts:
+                known = all(state[0][t][0] for t in tasks)
+            else:
+                known = all(self.always_stuck(n, tasks) for _, _, _, n in nexts)
+            self._stuck[key] = known
+        return known
 
 
 # -- the properties --------------------------------------------------------------------
