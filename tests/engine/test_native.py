@@ -65,3 +65,42 @@ def test_native_and_pure_agree(tmp_path_factory: pytest.TempPathFactory, text: s
     finally:
         native.replay = saved
     assert fast == slow
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet=" .:0123456789abé€😀-[]\n", max_size=40),
+            st.builds(
+                lambda comm, ts, rest: f"{comm} [001] ....{ts}: {rest}\n",
+                st.text(alphabet="ab-1 ", max_size=12),
+                st.sampled_from([" 1.5", " 12", "1.2", " .", " 1.2.3", " ", ""]),
+                st.text(alphabet="ab: ", max_size=10),
+            ),
+        ),
+        max_size=20,
+    )
+)
+def test_untimed_replay_keys_lines_without_their_timestamp(lines: list[str]) -> None:
+    """Both loops see each line as its key without the timestamp, parsed once per key."""
+    expected = list(native.untimed_keys(lines))
+    results = []
+    for impl in (native.replay, None):
+        seen: list[str] = []
+        parsed: list[str] = []
+
+        def parse(key: object, lineno: int, parsed: list[str] = parsed, seen: list[str] = seen):  # type: ignore[no-untyped-def]
+            parsed.append(str(key))
+            return (lambda k, _x, _s: seen.append(k), str(key), None, None)
+
+        saved = native.replay
+        native.replay = impl
+        try:
+            Engine().replay(lines, {}, parse, untimed=True)
+        finally:
+            native.replay = saved
+        assert seen == expected
+        assert sorted(parsed) == sorted(set(expected))
+        results.append(seen)
+    assert results[0] == results[1]

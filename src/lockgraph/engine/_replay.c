@@ -15,6 +15,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <stdint.h>
+#include <string.h>
 
 typedef struct {
     PyTypeObject *use_type, *lock_type, *task_type, *ichain_type, *chain_type;
@@ -248,14 +250,232 @@ fast_release(PyObject *task, PyObject *lock)
     return 1;
 }
 
+
+/*
+ * The memo of untimed lines: a table keyed by a line without its tracer timestamp,
+ * so that no key object is made or hashed by Python for a line seen before. Each
+ * key's characters (its raw code units) are kept in an arena; a lookup hashes the
+ * line's two halves (before the timestamp, and from the ": " after it) a word at a
+ * time and compares in full with memcmp.
+ */
+typedef struct {
+    uint64_t hash;
+    size_t off, len; /* the key's bytes in the arena */
+    PyObject *action; /* NULL: a free slot */
+} Entry;
+
+typedef struct {
+    Entry *entries;
+    size_t cap, count;
+    char *arena;
+    size_t used, size;
+} Table;
+
+/*
+ * Where the key of a line splits: line[:c0] + line[c1:], with line[c0:c1] the space
+ * and the timestamp, if any. The split is always at the first ": " (c0 == c1 there
+ * when there is no timestamp; both are the length when there is no ": "), so one key
+ * splits the same way whatever line it came from.
+ */
+static void
+timestamp_cut(PyObject *line, Py_ssize_t *c0, Py_ssize_t *c1)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    *c0 = *c1 = n;
+    int kind = PyUnicode_KIND(line);
+    const void *data = PyUnicode_DATA(line);
+    Py_ssize_t b = -1;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const char *p = data, *end = p + n;
+        for (const char *q = p; (q = memchr(q, ':', (size_t)(end - q))) != NULL; q++) {
+            if (q + 1 < end && q[1] == ' ') {
+                b = q - p;
+                break;
+            }
+        }
+    } else {
+        for (Py_ssize_t i = 0; i + 1 < n; i++) {
+            if (PyUnicode_READ(kind, data, i) == ':' && PyUnicode_READ(kind, data, i + 1) == ' ') {
+                b = i;
+                break;
+            }
+        }
+    }
+    if (b < 0)
+        return;
+    *c0 = *c1 = b;
+    if (b == 0)
+        return;
+    Py_ssize_t a = b;
+    int digits = 0, dots = 0;
+    while (a > 0) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, a - 1);
+        if (ch >= '0' && ch <= '9')
+            digits++;
+        else if (ch == '.')
+            dots++;
+        else
+            break;
+        a--;
+    }
+    if (digits == 0 || dots > 1 || a == 0 || PyUnicode_READ(kind, data, a - 1) != ' ')
+        return;
+    *c0 = a - 1;
+    *c1 = b;
+}
+
+static PyObject *
+cut_line(PyObject *line, Py_ssize_t c0, Py_ssize_t c1)
+{
+    if (c0 == c1) {
+        Py_INCREF(line);
+        return line;
+    }
+    PyObject *head = PyUnicode_Substring(line, 0, c0);
+    PyObject *tail = head ? PyUnicode_Substring(line, c1, PyUnicode_GET_LENGTH(line)) : NULL;
+    PyObject *key = tail ? PyUnicode_Concat(head, tail) : NULL;
+    Py_XDECREF(head);
+    Py_XDECREF(tail);
+    return key;
+}
+
+/* A key as two byte ranges of the line's code units: head, then tail. */
+typedef struct {
+    const char *head, *tail;
+    size_t head_len, tail_len;
+    int kind;
+} Key;
+
+static Key
+key_of(PyObject *line, Py_ssize_t c0, Py_ssize_t c1)
+{
+    int kind = PyUnicode_KIND(line);
+    const char *data = PyUnicode_DATA(line);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    Key k = {data, data + (size_t)c1 * kind, (size_t)c0 * kind, (size_t)(n - c1) * kind, kind};
+    return k;
+}
+
+static inline uint64_t
+mix(uint64_t h, uint64_t w)
+{
+    h = (h ^ w) * 0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 29);
+}
+
+static uint64_t
+hash_bytes(uint64_t h, const char *p, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = mix(h, w);
+    }
+    uint64_t last = 0;
+    memcpy(&last, p + i, n - i);
+    return mix(h, last ^ ((uint64_t)n << 56));
+}
+
+static uint64_t
+key_hash(const Key *k)
+{
+    uint64_t h = 0x243F6A8885A308D3ULL ^ (uint64_t)k->kind;
+    return hash_bytes(hash_bytes(h, k->head, k->head_len), k->tail, k->tail_len);
+}
+
+static int
+key_equal(const Table *t, const Entry *e, const Key *k)
+{
+    if (e->len != 1 + k->head_len + k->tail_len)
+        return 0;
+    const char *stored = t->arena + e->off;
+    return stored[0] == (char)k->kind && memcmp(stored + 1, k->head, k->head_len) == 0
+           && memcmp(stored + 1 + k->head_len, k->tail, k->tail_len) == 0;
+}
+
+static Entry *
+table_find(Table *t, uint64_t h, const Key *k)
+{
+    size_t mask = t->cap - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        Entry *e = &t->entries[i];
+        if (e->action == NULL || (e->hash == h && key_equal(t, e, k)))
+            return e;
+    }
+}
+
+static int
+table_store(Table *t, Entry *e, uint64_t h, const Key *k, PyObject *action)
+{
+    size_t len = 1 + k->head_len + k->tail_len;
+    if (t->used + len > t->size) {
+        size_t size = t->size ? t->size * 2 : 1 << 16;
+        while (size < t->used + len)
+            size *= 2;
+        char *arena = PyMem_Realloc(t->arena, size);
+        if (arena == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        t->arena = arena;
+        t->size = size;
+    }
+    char *dst = t->arena + t->used;
+    dst[0] = (char)k->kind;
+    memcpy(dst + 1, k->head, k->head_len);
+    memcpy(dst + 1 + k->head_len, k->tail, k->tail_len);
+    Py_INCREF(action);
+    *e = (Entry){h, t->used, len, action};
+    t->used += len;
+    t->count++;
+    return 0;
+}
+
+static int
+table_grow(Table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    Entry *fresh = PyMem_Calloc(cap, sizeof(Entry));
+    if (fresh == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        Entry *old = &t->entries[i];
+        if (old->action == NULL)
+            continue;
+        size_t j = (size_t)old->hash & (cap - 1);
+        while (fresh[j].action != NULL)
+            j = (j + 1) & (cap - 1);
+        fresh[j] = *old;
+    }
+    PyMem_Free(t->entries);
+    t->entries = fresh;
+    t->cap = cap;
+    return 0;
+}
+
+static void
+table_free(Table *t)
+{
+    for (size_t i = 0; i < t->cap; i++)
+        Py_XDECREF(t->entries[i].action);
+    PyMem_Free(t->entries);
+    PyMem_Free(t->arena);
+    *t = (Table){NULL, 0, 0, NULL, 0, 0};
+}
+
 static PyObject *
 replay(PyObject *module, PyObject *args)
 {
     PyObject *engine, *lines, *memo, *parse;
     Py_ssize_t first_line, memo_limit;
-    if (!PyArg_ParseTuple(args, "OOO!Onn", &engine, &lines, &PyDict_Type, &memo, &parse,
-                          &first_line, &memo_limit))
+    int untimed = 0;
+    if (!PyArg_ParseTuple(args, "OOO!Onn|p", &engine, &lines, &PyDict_Type, &memo, &parse,
+                          &first_line, &memo_limit, &untimed))
         return NULL;
+    Table table = {NULL, 0, 0, NULL, 0, 0};
     if (prepare() < 0)
         return NULL;
     long long index;
@@ -264,20 +484,57 @@ replay(PyObject *module, PyObject *args)
     PyObject *it = PyObject_GetIter(lines);
     if (it == NULL)
         return NULL;
+    if (untimed && table_grow(&table) < 0) {
+        Py_DECREF(it);
+        return NULL;
+    }
     Py_ssize_t lineno = first_line - 1;
     int failed = 0;
     PyObject *line;
     while (!failed && (line = PyIter_Next(it)) != NULL) {
         lineno++;
-        PyObject *action = PyDict_GetItemWithError(memo, line); /* borrowed */
-        if (action != NULL) {
-            Py_INCREF(action);
-        } else if (PyErr_Occurred()) {
-            failed = 1;
-        } else {
-            if (set_index(engine, index) < 0) {
+        PyObject *action = NULL;
+        if (untimed) {
+            if (!PyUnicode_Check(line)) {
+                PyErr_SetString(PyExc_TypeError, "untimed lines must be str");
+                Py_DECREF(line);
+                failed = 1;
+                break;
+            }
+            Py_ssize_t c0, c1;
+            timestamp_cut(line, &c0, &c1);
+            Key k = key_of(line, c0, c1);
+            uint64_t h = key_hash(&k);
+            Entry *e = table_find(&table, h, &k);
+            if (e->action != NULL) {
+                action = e->action;
+                Py_INCREF(action);
+            } else if (set_index(engine, index) < 0) {
                 failed = 1;
             } else {
+                PyObject *key = cut_line(line, c0, c1);
+                action = key ? PyObject_CallFunction(parse, "On", key, lineno) : NULL;
+                Py_XDECREF(key);
+                if (action == NULL || get_index(engine, &index) < 0) {
+                    failed = 1;
+                } else if (action == Py_None) {
+                    Py_CLEAR(action);
+                } else if ((Py_ssize_t)table.count < memo_limit) {
+                    /* the parse ran Python code, but this line (and ``e``) is unchanged */
+                    if (table_store(&table, e, h, &k, action) < 0
+                        || (table.count * 2 > table.cap && table_grow(&table) < 0))
+                        failed = 1;
+                }
+            }
+        } else {
+            action = PyDict_GetItemWithError(memo, line); /* borrowed */
+            if (action != NULL)
+                Py_INCREF(action);
+            else if (PyErr_Occurred())
+                failed = 1;
+            else if (set_index(engine, index) < 0)
+                failed = 1;
+            else {
                 action = PyObject_CallFunction(parse, "On", line, lineno);
                 if (action == NULL || get_index(engine, &index) < 0) {
                     failed = 1;
@@ -345,6 +602,7 @@ replay(PyObject *module, PyObject *args)
         Py_DECREF(action);
     }
     Py_DECREF(it);
+    table_free(&table);
     if (!failed && PyErr_Occurred())
         failed = 1; /* the iterator raised */
     PyObject *exc_type, *exc_value, *exc_tb;
@@ -360,8 +618,9 @@ replay(PyObject *module, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
+
     {"replay", replay, METH_VARARGS,
-     "replay(engine, lines, memo, parse, first_line, memo_limit) -> lines read\n\n"
+     "replay(engine, lines, memo, parse, first_line, memo_limit, untimed=False) -> lines read\n\n"
      "The C version of Engine.replay(); see lockgraph/engine/core.py."},
     {NULL, NULL, 0, NULL},
 };

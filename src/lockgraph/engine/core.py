@@ -220,6 +220,7 @@ class Engine:
         memo: dict[Hashable, Action],
         parse: Callable[[Hashable, int], Action | None],
         first_line: int = 1,
+        untimed: bool = False,
     ) -> int:
         """Run the actions of a stream of lines, parsing each distinct line only once.
 
@@ -229,10 +230,16 @@ class Engine:
         events cost one dictionary lookup here plus the inlined fast path of
         ``acquire``/``release``. Returns the number of lines read.
 
+        ``untimed``: the lines are tracer output (str), whose decimal timestamp before
+        the first ": " is no part of what a line means; ``parse`` gets the line
+        without it (``native.untimed_keys``).
+
         The C accelerator (``_replay``) runs this loop when it is available.
         """
         if native.replay is not None:
-            return native.replay(self, lines, memo, parse, first_line, MEMO_LIMIT)
+            return native.replay(self, lines, memo, parse, first_line, MEMO_LIMIT, untimed)
+        if untimed:
+            lines = native.untimed_keys(lines)  # type: ignore[arg-type]
         return self._replay(lines, memo, parse, first_line)
 
     def _replay(

@@ -10,7 +10,7 @@ it once as a warning.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 replay: Callable[..., int] | None = None
@@ -30,3 +30,20 @@ else:
 
 def describe() -> dict[str, Any]:
     return {"native": replay is not None, "reason": unavailable}
+
+
+def untimed_keys(lines: Iterable[str]) -> Iterator[str]:
+    """Each line without its tracer timestamp (what ``replay(..., untimed=True)`` keys on).
+
+    ftrace, trace-cmd and perf print a decimal timestamp, preceded by a space, right
+    before the first ": " of an event line; without it, repeated events are equal
+    lines. A line of any other shape is its own key.
+    """
+    for line in lines:
+        b = line.find(": ")
+        a = line.rfind(" ", 0, b) if b > 0 else -1
+        stamp = line[a + 1 : b]
+        if a < 0 or not stamp or not stamp.replace(".", "", 1).isdigit():
+            yield line
+        else:
+            yield line[:a] + line[b:]

@@ -50,6 +50,7 @@ from lockgraph.engine.core import Action as EngineAction
 from lockgraph.engine.model import Stack
 from lockgraph.kernel.signature import from_key_frame
 from lockgraph.kernel.text import _PREFIX as CONSOLE_PREFIX
+from lockgraph.sources.bulk import collector_paused
 
 MEMO_LIMIT = 1_000_000
 PEEK = 400
@@ -163,6 +164,10 @@ class _FileReader:
         self.sites: dict[Stack, Stack] = {}
         self.pending_softirq_on: dict[int, tuple[Task, LockInstance, bool]] = {}
         self.heads: dict[str, object] = {}
+        self.tails: dict[str, object] = {}
+        self.acquired: dict[str, tuple[LockInstance, LockUse, bool]] = {}
+        """An acquisition's arguments, parsed once: its lock, use and whether it reads."""
+        self.released: dict[str, LockInstance] = {}
         self.counted = 0
         """Contention events run since the last count (the engine counts the others)."""
         self.marked: set[tuple[int, int, str, bool | None, bool | None, bool]] = set()
@@ -187,7 +192,8 @@ class _FileReader:
         engine = self.engine
         before = engine.index
         memo: dict[Hashable, EngineAction] = {}
-        read = engine.replay(_keys(lines), memo, self._parse_key)
+        with collector_paused():
+            read = engine.replay(lines, memo, self._parse_key, untimed=True)
         events = engine.index - before + self.counted
         self.counted = 0
         self.stats.lines += read
@@ -195,7 +201,7 @@ class _FileReader:
         self.stats.skipped += read - events
 
     def _parse_key(self, key: Hashable, lineno: int) -> EngineAction:
-        parsed = self._parse(str(key), None, lineno)
+        parsed = self._parse(str(key), None, lineno, untimed=True)
         if parsed is None:
             return (self._noop, None, None, None)  # remembered: not parsed again
         fn, x, y, z = parsed
@@ -223,14 +229,19 @@ class _FileReader:
 
     # -- one event line -------------------------------------------------------------
 
-    def _parse(self, line: str, site: Stack | None, lineno: int) -> Action | None:
-        """The action of one event line (called once per distinct line)."""
+    def _parse(
+        self, line: str, site: Stack | None, lineno: int, untimed: bool = False
+    ) -> Action | None:
+        """The action of one event line (called once per distinct line).
+
+        ``untimed``: the line is a replay key, its timestamp already cut out.
+        """
         if line.lstrip().startswith("["):  # a console prefix (ftrace_dump_on_oops)
             prefix = CONSOLE_PREFIX.match(line)
             if prefix is not None and prefix.end() > len(prefix["lead"]):
                 line = line[prefix.end() :]
         # the task half and the event half are parsed once each, then combined
-        cut = _STAMP.search(line)
+        cut = None if untimed else _STAMP.search(line)
         if cut is not None:
             head = self._head(line[: cut.start()])
             tail = self._tail(line[cut.end() :])
@@ -256,10 +267,13 @@ class _FileReader:
         if event == "lock_acquire":
             return self._acquire(task, args, site, irq)
         if event == "lock_release":
-            n = _NAMED.match(args)
-            if n is None:
-                return None
-            return (self.engine.release, task, self._lock(n["addr"], n["name"]), site)
+            lock = self.released.get(args)
+            if lock is None:
+                n = _NAMED.match(args)
+                if n is None:
+                    return None
+                lock = self.released[args] = self._lock(n["addr"], n["name"])
+            return (self.engine.release, task, lock, site)
         return self._contention(event, task, args, site)
 
     def _head(self, text: str) -> tuple[Task, IrqState] | None:
@@ -275,19 +289,26 @@ class _FileReader:
         return found  # type: ignore[return-value]
 
     def _tail(self, text: str) -> tuple[str, str] | None:
-        m = _TAIL.match(text)
-        return (m["event"], m["args"]) if m is not None else None
+        """``event: args``, cached: a trace has few distinct events per lock."""
+        found = self.tails.get(text, _UNSEEN)
+        if found is _UNSEEN:
+            m = _TAIL.match(text)
+            found = self.tails[text] = (m["event"], m["args"]) if m is not None else None
+        return found  # type: ignore[return-value]
 
     def _acquire(self, task: Task, args: str, site: Stack | None, irq: IrqState) -> Action | None:
-        m = _ACQUIRE.match(args)
-        if m is None:
-            return None
-        lock = self._lock(m["addr"], m["name"])
-        read = bool(m["read"])
-        mode = Mode.WRITE
-        if read:
-            mode = Mode.RECURSIVE_READ if _RECURSIVE_READ.match(lock.cls.name) else Mode.READ
-        use = self._use(lock, mode, bool(m["try"]))
+        known = self.acquired.get(args)
+        if known is None:
+            m = _ACQUIRE.match(args)
+            if m is None:
+                return None
+            lock = self._lock(m["addr"], m["name"])
+            read = bool(m["read"])
+            mode = Mode.WRITE
+            if read:
+                mode = Mode.RECURSIVE_READ if _RECURSIVE_READ.match(lock.cls.name) else Mode.READ
+            known = self.acquired[args] = (lock, self._use(lock, mode, bool(m["try"])), read)
+        lock, use, read = known
         self.importer.taken.add((task.id, lock.id))
         self._mark_usage(task, lock, irq, read, site)
         return (self.engine.acquire, task, use, site)
@@ -407,31 +428,6 @@ class _FileReader:
     def _site(self, frames: list[str]) -> Stack:
         stack = from_key_frame(tuple(Frame.text(f) for f in frames))
         return self.sites.setdefault(stack, stack)
-
-
-def _keys(lines: Iterable[str]) -> Iterator[str]:
-    """Each line without its timestamp: the memo key of the engine's replay.
-
-    ftrace, trace-cmd and perf print the timestamp right-aligned ("%5lu.%06lu")
-    before ": event:", so its width only grows, a digit at a time, and a space
-    always precedes it: the key is cut by position, and the width is measured
-    again (on a line whose cut-out part is a timestamp) when that space moves.
-    Lines of other shapes (latency format, console prefixes) are their own key.
-    """
-    width = 0
-    for line in lines:
-        b = line.find(": ")
-        if b <= width:
-            yield line
-        elif width and line[b - width] == " ":
-            yield line[: b - width] + line[b:]
-        else:
-            a = line.rfind(" ", 0, b)
-            if a < 0 or not line[a + 1 : b].replace(".", "", 1).isdigit():
-                yield line
-                continue
-            width = b - a
-            yield line[:a] + line[b:]
 
 
 def _address(addr: str | None) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from lockgraph.engine import Engine
 from lockgraph.errors import InputError, UsageError
+from lockgraph.sources.bulk import collector_paused
 from lockgraph.sources.files import open_binary, read_errors
 from lockgraph.sources.std import StdReader, looks_like_std
 from lockgraph.sources.trace import HEADER, TraceReader
@@ -68,7 +69,8 @@ def read_traces(
                     reader = TraceReader(engine, path, namespace, on_error)
                 else:
                     reader = StdReader(engine, path, namespace, on_error)
-                reader.read(itertools.chain([first], stream))
+                with collector_paused():
+                    reader.read(itertools.chain([first], stream))
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
         stats.files += 1
