@@ -41,6 +41,16 @@ APPLICATION_ID = 0x4C4B4752  # "LKGR": marks the file as lockgraph's
 
 DEFAULT_NAME = ".lockgraph"
 
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_DEFAULT_MODE = 0o666 & ~_umask()
+"""The mode of a new file under the process's umask, as ``open()`` would make it."""
+
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE classes (
@@ -88,6 +98,7 @@ def save(
             db.executescript(_SCHEMA)
             _write(db, run, findings, extra_meta or {})
             db.commit()
+        os.chmod(tmp, _DEFAULT_MODE)  # mkstemp's file is private; a data file is not
         os.replace(tmp, path)
     except (sqlite3.Error, OSError) as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc}") from None

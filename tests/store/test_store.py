@@ -136,3 +136,12 @@ store.save({str(path)!r}, r, analyze(r))
     assert [f.key for f in load_findings(str(path))] == [["L1", "L2"]]
     leftovers = [p for p in os.listdir(tmp_path) if p != "data.lg"]
     assert all(p.startswith(".lockgraph-") for p in leftovers)
+
+
+def test_data_file_mode_follows_the_umask(tmp_path: Path) -> None:
+    run = run_of(str(STD / "handwritten/ab_ba.std"))
+    path = tmp_path / "mode.lg"
+    save(str(path), run, analyze(run))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
