@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -42,14 +42,15 @@ APPLICATION_ID = 0x4C4B4752  # "LKGR": marks the file as lockgraph's
 DEFAULT_NAME = ".lockgraph"
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_DEFAULT_MODE = 0o666 & ~_umask()
-"""The mode of a new file under the process's umask, as ``open()`` would make it."""
+def _new_temporary(directory: str) -> str:
+    """A new empty file beside the target, with the mode ``open()`` gives (the umask's)."""
+    while True:
+        name = os.path.join(directory, f".lockgraph-{os.getpid()}-{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return name
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -89,8 +90,7 @@ def save(
     """Write ``run`` and its ``findings`` to ``path``, atomically."""
     directory = os.path.dirname(os.path.abspath(path))
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".lockgraph-", suffix=".tmp", dir=directory)
-        os.close(fd)
+        tmp = _new_temporary(directory)
     except OSError as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc.strerror or exc}") from None
     try:
@@ -98,7 +98,6 @@ def save(
             db.executescript(_SCHEMA)
             _write(db, run, findings, extra_meta or {})
             db.commit()
-        os.chmod(tmp, _DEFAULT_MODE)  # mkstemp's file is private; a data file is not
         os.replace(tmp, path)
     except (sqlite3.Error, OSError) as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
