@@ -52,6 +52,7 @@ def _new_temporary(directory: str) -> str:
             continue
         return name
 
+
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE classes (
