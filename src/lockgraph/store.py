@@ -35,6 +35,7 @@ from lockgraph.engine.findings import FINDINGS_VERSION, Finding
 from lockgraph.engine.graph import Edge, Witness
 from lockgraph.engine.model import ClassKind, Frame, Mode, Stack
 from lockgraph.errors import DataError
+from lockgraph.sources.bulk import collector_paused
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x4C4B4752  # "LKGR": marks the file as lockgraph's
@@ -201,8 +202,22 @@ def _stack_json(stack: Stack | None) -> str | None:
     return None if stack is None else json.dumps(_stack_list(stack))
 
 
-def _stack(data: list[list[Any]] | None) -> Stack | None:
-    return None if data is None else tuple(Frame(str(a), int(b), str(c)) for a, b, c in data)
+def _stack(
+    data: list[list[Any]] | None, frames: dict[tuple[Any, ...], Frame] | None = None
+) -> Stack | None:
+    """A stack from its JSON form; ``frames`` shares equal frames between stacks."""
+    if data is None:
+        return None
+    if frames is None:
+        return tuple(Frame(str(a), int(b), str(c)) for a, b, c in data)
+    out = []
+    for a, b, c in data:
+        key = (a, b, c)
+        frame = frames.get(key)
+        if frame is None:
+            frame = frames[key] = Frame(str(a), int(b), str(c))
+        out.append(frame)
+    return tuple(out)
 
 
 # -- reading --------------------------------------------------------------------
@@ -282,7 +297,8 @@ def load_run(path: str) -> Run:
     with _open(path) as db:
         meta = _check(db, path)
         try:
-            return _read_run(db, meta)
+            with collector_paused():
+                return _read_run(db, meta)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise DataError(f"Couldn't read data file {path!r}: damaged: {exc}") from None
 
@@ -290,6 +306,7 @@ def load_run(path: str) -> Run:
 def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
     run = Run(events=int(meta.get("events", "0")), sources=json.loads(meta.get("sources", "[]")))
     graph = run.graph
+    frames: dict[tuple[Any, ...], Frame] = {}
     ids: dict[int, int] = {}
     for cid, name, sub, kind, site in db.execute("SELECT * FROM classes ORDER BY id"):
         stack = _stack(json.loads(site)) if site else None
@@ -302,7 +319,7 @@ def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
         e = graph.edge(graph.classes[ids[src]], graph.classes[ids[dst]])
         e.bits = bits
         e.count = count
-        e.witnesses = {int(b): _witness(w) for b, w in json.loads(wj).items()}
+        e.witnesses = {int(b): _witness(w, frames) for b, w in json.loads(wj).items()}
         e.instances = {(a, b) for a, b in json.loads(ij)}
         e.instances_complete = bool(icomplete)
         e.gate = None if gj is None else frozenset(json.loads(gj))
@@ -325,11 +342,11 @@ def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
     return run
 
 
-def _witness(d: dict[str, Any]) -> Witness:
+def _witness(d: dict[str, Any], frames: dict[tuple[Any, ...], Frame]) -> Witness:
     return Witness(
         task=d["task"],
-        holder_site=_stack(d["holder_site"]),
-        acquirer_site=_stack(d["acquirer_site"]),
+        holder_site=_stack(d["holder_site"], frames),
+        acquirer_site=_stack(d["acquirer_site"], frames),
         event=d["event"],
         holder_mode=Mode(d["holder_mode"]),
         acquirer_mode=Mode(d["acquirer_mode"]),

@@ -265,3 +265,44 @@ print("handoff ok")
 """
     result = run_api(code, core, tmp_path)
     assert result.stdout.split() == ["handoff", "ok"]
+
+
+def test_threads_started_at_one_place_share_a_join_class(core: str, tmp_path: Path) -> None:
+    # A server that starts a thread per request must not grow the graph per thread:
+    # the join event's class is where threads are started, the instance each thread.
+    code = """
+import threading, lockgraph
+session = lockgraph.enable()
+config_lock = threading.Lock()
+def worker():
+    with config_lock:
+        pass
+def serve(n):
+    for _ in range(n):
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+serve(5)
+graph = session.recorder.engine.graph
+sizes = [(len(graph.classes), len(graph.edges))]
+serve(200)
+sizes.append((len(graph.classes), len(graph.edges)))
+done = threading.Event()
+def last():
+    worker()
+    done.set()
+t = threading.Thread(target=last)
+t.start()
+done.wait(30)  # no lock held: not a wait that matters
+with config_lock:
+    t.join()  # the wait-cycle of join_under_lock.py
+print("SIZES=", sizes)
+_dump()
+"""
+    result = run_api(code, core, tmp_path)
+    sizes = next(line for line in result.stdout.splitlines() if line.startswith("SIZES="))
+    (classes5, edges5), (classes205, edges205) = eval(sizes[len("SIZES=") :])
+    assert (classes205, edges205) == (classes5, edges5)
+    found = findings_of(result)
+    assert [f["kind"] for f in found] == ["wait-cycle"]
+    assert any(str(c).startswith("(join Thread@prog.py:") for c in found[0]["classes"])

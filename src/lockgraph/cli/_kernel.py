@@ -24,7 +24,7 @@ from lockgraph import __version__
 from lockgraph.cli._common import add_output_options
 from lockgraph.engine import Engine, Run, analyze
 from lockgraph.engine.graph import Edge
-from lockgraph.errors import InputError, LockgraphError, UsageError
+from lockgraph.errors import InputError, UsageError
 from lockgraph.kernel.explain import explain
 from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Report
 from lockgraph.kernel.proc import GraphFeeder, parse_proc
@@ -32,7 +32,7 @@ from lockgraph.kernel.signature import key_frame, signature
 from lockgraph.kernel.splat import ANCHORS, parse_reports, scan
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
-from lockgraph.report import write_report
+from lockgraph.report import open_output, write_report
 from lockgraph.sources.files import open_text, read_errors
 from lockgraph.store import DEFAULT_NAME, load_run, save
 
@@ -81,9 +81,11 @@ def _explain_parser(ksub: Any) -> None:
 def run_explain(args: argparse.Namespace) -> int:
     reports = [r for path in args.files for r in _reports(path)]
     if args.format == "json":
-        _write(args.output, lambda out: _dump(reports_json(reports), out))
+        with open_output(args.output) as out:
+            _dump(reports_json(reports), out)
     else:
-        _write(args.output, lambda out: out.write(explain(reports, not args.brief)))
+        with open_output(args.output) as out:
+            out.write(explain(reports, not args.brief))
     return 1 if reports else 0
 
 
@@ -176,9 +178,11 @@ def run_dedupe(args: argparse.Namespace) -> int:
                 for sig, rs in ordered
             ],
         }
-        _write(args.output, lambda out: _dump(doc, out))
+        with open_output(args.output) as out:
+            _dump(doc, out)
     else:
-        _write(args.output, lambda out: out.write(_dedupe_table(ordered, files)))
+        with open_output(args.output) as out:
+            out.write(_dedupe_table(ordered, files))
     return 1 if groups else 0
 
 
@@ -497,20 +501,3 @@ def _note(text: str) -> None:
 def _dump(doc: dict[str, Any], out: TextIO) -> None:
     json.dump(doc, out, indent=2)
     out.write("\n")
-
-
-def _write(output: str, render: Any) -> None:
-    if output == "-":
-        render(sys.stdout)
-        sys.stdout.flush()
-        return
-    tmp = f"{output}.lockgraph-tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            render(out)
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise LockgraphError(f"Couldn't write {output!r}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

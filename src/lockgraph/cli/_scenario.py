@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from lockgraph.report import open_output
 from lockgraph.scenario import check, compile_scenario, load
 from lockgraph.scenario.check import PATH_LIMIT
 from lockgraph.scenario.explore import Explorer
@@ -13,7 +14,6 @@ from lockgraph.scenario.render import (
     check_text,
     explore_json,
     explore_text,
-    write_output,
 )
 
 HELP = "check a scenario model over every path (check) or every interleaving (explore)"
@@ -112,7 +112,8 @@ def run_check(args: argparse.Namespace) -> int:
         else:
             check_text(compiled, result, args.show_pruned, out)
 
-    write_output(args.output, render)
+    with open_output(args.output) as out:
+        render(out)
     return 1 if result.reported else 0
 
 
@@ -129,7 +130,8 @@ def run_explore(args: argparse.Namespace) -> int:
         else:
             explore_text(compiled, result, predicted, out)
 
-    write_output(args.output, render)
+    with open_output(args.output) as out:
+        render(out)
     if result.verdict == "incomplete":
         return 2
     return 1 if result.verdict in ("deadlock", "hang") or result.findings else 0

@@ -330,9 +330,17 @@ class Engine:
             [(h[_USE].lock, h[_EVENT]) for h in parent.held if h[_USE].mode is Mode.WRITE],
         )
 
-    def join(self, parent: Task, child: Task, site: Stack | None = None) -> None:
-        """``parent`` waits for ``child`` to end: a wait on the child's join event."""
-        event = self._join_event(child)
+    def join(
+        self, parent: Task, child: Task, site: Stack | None = None, event: LockUse | None = None
+    ) -> None:
+        """``parent`` waits for ``child`` to end: a wait on the child's join event.
+
+        ``event`` is that join event when the source classifies tasks (the Python
+        runtime: one class per place threads are started, one instance per thread, so
+        that the graph does not grow with every thread); by default the child's
+        own event class ``(join NAME)``.
+        """
+        event = self._join_event(child, event)
         self._signal_edges(child, event, None, -1)
         self.wait(parent, event, site)
         self.hb.link((child.id, child.epoch), (parent.id, parent.epoch + 1))
@@ -682,10 +690,11 @@ class Engine:
             for edge, bit in new:
                 self._search(edge, bit, task)
 
-    def _join_event(self, child: Task) -> LockUse:
+    def _join_event(self, child: Task, given: LockUse | None = None) -> LockUse:
         use = self._joins.get(child.id)
         if use is None:
-            use = self._joins[child.id] = self.event(f"(join {child.name})")
+            use = given if given is not None else self.event(f"(join {child.name})")
+            self._joins[child.id] = use
         return use
 
     def _advance(self, task: Task) -> None:

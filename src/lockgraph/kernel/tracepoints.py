@@ -160,7 +160,6 @@ class _FileReader:
         self.tasks: dict[tuple[int, str, int], Task] = {}
         self.locks: dict[str, LockInstance] = {}
         self.raw_locks: dict[tuple[str | None, str], LockInstance] = {}
-        self.uses: dict[tuple[int, Mode, bool], LockUse] = {}
         self.sites: dict[Stack, Stack] = {}
         self.pending_softirq_on: dict[int, tuple[Task, LockInstance, bool]] = {}
         self.heads: dict[str, object] = {}
@@ -307,7 +306,7 @@ class _FileReader:
             mode = Mode.WRITE
             if read:
                 mode = Mode.RECURSIVE_READ if _RECURSIVE_READ.match(lock.cls.name) else Mode.READ
-            known = self.acquired[args] = (lock, self._use(lock, mode, bool(m["try"])), read)
+            known = self.acquired[args] = (lock, self.engine.use(lock, mode, bool(m["try"])), read)
         lock, use, read = known
         self.importer.taken.add((task.id, lock.id))
         self._mark_usage(task, lock, irq, read, site)
@@ -414,13 +413,6 @@ class _FileReader:
             lock = self.locks[ref] = self.engine.lock(self.namespace + ref, cls)
         self.raw_locks[raw] = lock
         return lock
-
-    def _use(self, lock: LockInstance, mode: Mode, trylock: bool) -> LockUse:
-        key = (lock.id, mode, trylock)
-        use = self.uses.get(key)
-        if use is None:
-            use = self.uses[key] = self.engine.use(lock, mode, trylock)
-        return use
 
     def _site_line(self, lineno: int, event: str) -> Stack:
         return (Frame(self.path, lineno, event),)

@@ -33,7 +33,7 @@ from lockgraph.engine import Engine, Finding, Run, analyze
 from lockgraph.engine.analysis import cycle_finding, dependency_view
 from lockgraph.engine.findings import ClassView, HeldView, SiteView
 from lockgraph.engine.graph import Edge, Step
-from lockgraph.engine.model import LockClass, LockInstance, LockUse, Stack, Task
+from lockgraph.engine.model import ClassKind, LockClass, LockInstance, LockUse, Stack, Task
 from lockgraph.runtime import _sites
 from lockgraph.runtime._config import Config
 from lockgraph.runtime._errors import DeadlockError, LockgraphWarning
@@ -244,7 +244,8 @@ class Recorder:
         ts.busy = True
         try:
             site = _sites.current_stack()
-            new = self._locked(self._join, ts, ts.held(), child, site)
+            started = getattr(thread, "_lockgraph_started_at", None)
+            new = self._locked(self._join, ts, ts.held(), child, started, site)
             if new:
                 self._act(new, site, None)
         except DeadlockError:
@@ -375,13 +376,30 @@ class Recorder:
         parent = self._task(ts)
         child = self.engine.task(thread.name)
         thread._lockgraph_task = child  # type: ignore[attr-defined]
+        # Threads started at one place share a join event class (a lock class per
+        # creation site, as for locks): the graph must not grow with every thread.
+        thread._lockgraph_started_at = _sites.creation_site("Thread")  # type: ignore[attr-defined]
         self.engine.fork(parent, child, _sites.current_stack())
         ts.forget()
 
-    def _join(self, ts: ThreadStateLike, held: list[HeldEntry], child: Task, site: Stack) -> None:
+    def _join(
+        self,
+        ts: ThreadStateLike,
+        held: list[HeldEntry],
+        child: Task,
+        started: _sites.CreationSite | None,
+        site: Stack,
+    ) -> None:
         task = self._task(ts)
         self._sync(task, held)
-        self.engine.join(task, child, site)
+        event = None
+        if started is not None:
+            engine = self.engine
+            cls = engine.lock_class(
+                f"(join {started.name})", kind=ClassKind.EVENT, site=started.stack
+            )
+            event = engine.use(engine.lock(f"(join {child.name})", cls))
+        self.engine.join(task, child, site, event)
         ts.forget()
 
     def _exit(self, ts: ThreadStateLike, held: list[HeldEntry], site: Stack) -> None:

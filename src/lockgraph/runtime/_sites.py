@@ -61,14 +61,32 @@ def frame_of(code: CodeType, line: int) -> Frame:
     return Frame(display_path(code.co_filename), line, code.co_name)
 
 
+_FRAME_CACHE_LIMIT = 100_000
+_frames: dict[tuple[CodeType, int], Frame | None] = {}
+"""(code, line) -> its frame, or None for lockgraph's own: a stack is one lookup a frame."""
+
+
+def _frame(code: CodeType, line: int) -> Frame | None:
+    if len(_frames) >= _FRAME_CACHE_LIMIT:
+        _frames.clear()  # code made at run time (exec, templates) must not grow it forever
+    made = None if is_own(code.co_filename) else frame_of(code, line)
+    _frames[(code, line)] = made
+    return made
+
+
 def stack_from(frame: FrameType | None, first_line: int = -1) -> Stack:
     """The stack from ``frame`` outwards, lockgraph's own frames left out."""
     frames: list[Frame] = []
+    known = _frames
     while frame is not None and len(frames) < MAX_FRAMES:
         code = frame.f_code
-        if not is_own(code.co_filename):
-            line = first_line if first_line >= 0 and not frames else frame.f_lineno
-            frames.append(Frame(display_path(code.co_filename), line or 0, code.co_name))
+        line = first_line if first_line >= 0 and not frames else (frame.f_lineno or 0)
+        try:
+            made = known[(code, line)]
+        except KeyError:
+            made = _frame(code, line)
+        if made is not None:
+            frames.append(made)
         frame = frame.f_back
     return tuple(frames)
 

@@ -9,16 +9,12 @@ in shown above its steps, then the wait-for cycle.
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from collections import Counter
-from collections.abc import Callable
 from typing import Any, TextIO
 
 from lockgraph import __version__
 from lockgraph.engine.findings import FINDINGS_VERSION, Finding
-from lockgraph.errors import LockgraphError
 from lockgraph.report.text import render_finding
 from lockgraph.scenario.check import CheckResult
 from lockgraph.scenario.explore import Exploration, ScheduleStep
@@ -26,24 +22,6 @@ from lockgraph.scenario.program import Compiled
 
 SCENARIO_JSON_VERSION = 1
 _CYCLE_KINDS = ("circular-dependency", "wait-cycle", "recursive-locking")
-
-
-def write_output(output: str, render: Callable[[TextIO], None]) -> None:
-    """Write to stdout (``-``) or to a file, removing a half-written file on failure."""
-    if output == "-":
-        render(sys.stdout)
-        sys.stdout.flush()
-        return
-    tmp = f"{output}.lockgraph-tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as out:
-            render(out)
-        os.replace(tmp, output)
-    except OSError as exc:
-        raise LockgraphError(f"Couldn't write {output!r}: {exc.strerror or exc}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _header(compiled: Compiled) -> list[str]:

@@ -66,7 +66,6 @@ class TraceReader(LineReader):
         self.classes: dict[str, LockClass] = {}
         self.locks: dict[str, LockInstance] = {}
         self.sites: dict[str, Stack] = {}
-        self.uses: dict[tuple[int, Mode, bool], LockUse] = {}
         self.used: set[str] = set()
         """Ids referred to by events: they may not be declared afterwards."""
 
@@ -125,13 +124,6 @@ class TraceReader(LineReader):
             self.used.add("lock " + ref)
         return lock
 
-    def _use(self, lock: LockInstance, mode: Mode, trylock: bool) -> LockUse:
-        key = (lock.id, mode, trylock)
-        use = self.uses.get(key)
-        if use is None:
-            use = self.uses[key] = self.engine.use(lock, mode, trylock)
-        return use
-
     def _event(self, ref: str) -> LockUse:
         cls = self.classes.get(ref)
         return self.engine.event(cls.name if cls is not None else decode(ref))
@@ -156,7 +148,7 @@ class TraceReader(LineReader):
     def _acq(self, tokens: list[str], lineno: int, trylock: bool = False) -> Action:
         args, site = self._args(tokens, lineno, 2, 3)
         mode = self._mode(args[3], lineno) if len(args) > 3 else Mode.WRITE
-        use = self._use(self._lock(args[2]), mode, trylock)
+        use = self.engine.use(self._lock(args[2]), mode, trylock)
         return (ACQUIRE, self._task(args[1]), use, site)
 
     def _try(self, tokens: list[str], lineno: int) -> Action:
