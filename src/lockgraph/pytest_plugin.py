@@ -68,6 +68,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--lockgraph-show-pruned", action="store_true", default=None, help="lockgraph: list pruned"
     )
     parser.addini("lockgraph_show_pruned", "lockgraph: list pruned", type="bool", default=False)
+    group.addoption(
+        "--lockgraph-imports",
+        action="store_true",
+        default=None,
+        help="lockgraph: also record the import system's module locks",
+    )
+    parser.addini(
+        "lockgraph_imports", "lockgraph: record module import locks", type="bool", default=False
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -96,6 +105,8 @@ def _settings(config: pytest.Config) -> Any:
         overrides["fail"] = False
     if config.getoption("lockgraph_show_pruned") or config.getini("lockgraph_show_pruned"):
         overrides["show_pruned"] = True
+    if config.getoption("lockgraph_imports") or config.getini("lockgraph_imports"):
+        overrides["imports"] = True
     settings.update(overrides, "pytest options")
     settings.suppress += list(config.getini("lockgraph_suppress") or [])
     settings.suppress += list(config.getoption("lockgraph_suppress") or [])

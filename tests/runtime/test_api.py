@@ -306,3 +306,41 @@ _dump()
     found = findings_of(result)
     assert [f["kind"] for f in found] == ["wait-cycle"]
     assert any(str(c).startswith("(join Thread@prog.py:") for c in found[0]["classes"])
+
+
+def test_import_locks_are_recorded_only_when_asked(core: str, tmp_path: Path) -> None:
+    (tmp_path / "lg_registers.py").write_text(
+        "import lg_registry\nwith lg_registry.lock:\n    lg_registry.names.append('x')\n"
+    )
+    (tmp_path / "lg_registry.py").write_text(
+        "import threading\nlock = threading.Lock()\nnames = []\n"
+    )
+    code = """
+import importlib, sys, lockgraph
+import _frozen_importlib as bootstrap
+original = bootstrap._ModuleLock.acquire
+session = lockgraph.enable(imports=sys.argv[1] == "on")
+import lg_registers  # imports lg_registry under its own import lock
+names = sorted(c.name for c in session.recorder.engine.graph.classes)
+print("IMPORTS=", [n for n in names if n.startswith("import(")])
+print("EDGES=", sorted(f"{e.src.name} -> {e.dst.name}"
+      for e in session.recorder.engine.graph.edges.values() if e.bits))
+lockgraph.disable()
+print("RESTORED=", bootstrap._ModuleLock.acquire is original)
+import lg_late  # after disable: a plain import, nothing held afterwards
+print("LATE=", lg_late.VALUE)
+"""
+    (tmp_path / "lg_late.py").write_text("VALUE = 7\n")
+
+    def lines(arg: str) -> dict[str, str]:
+        result = run_python(FINDINGS_JSON + code, core, cwd=tmp_path, prog_args=(arg,))
+        assert result.returncode == 0, result.stderr
+        return dict(line.split("= ", 1) for line in result.stdout.splitlines() if "= " in line)
+
+    on = lines("on")
+    assert eval(on["IMPORTS"]) == ["import(lg_registers)", "import(lg_registry)"]
+    assert "import(lg_registers) -> import(lg_registry)" in eval(on["EDGES"])
+    assert "import(lg_registers) -> Lock@lg_registry.py:2" in eval(on["EDGES"])
+    assert on["RESTORED"] == "True" and on["LATE"] == "7"
+    off = lines("off")
+    assert eval(off["IMPORTS"]) == [] and eval(off["EDGES"]) == []

@@ -41,6 +41,7 @@ def test_corpus_program(program: str, core: str, tmp_path: Path) -> None:
             str(data),
             "--policy",
             policy[0],
+            *header(path, "options"),
             str(path),
         ],
         cwd=tmp_path,

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lockgraph.store import load_findings
+from lockgraph.store import load_findings, load_run
 
 SUITE = """
 import threading
@@ -128,3 +128,27 @@ def test_xdist_workers_are_merged(core: str, tmp_path: Path) -> None:
     assert "produced by tests: test_one.py::test_ab, test_two.py::test_ba" in r.stdout
     assert not list(tmp_path.glob(".lockgraph.*"))
     assert [f.kind for f in load_findings(str(tmp_path / ".lockgraph"))] == ["circular-dependency"]
+
+
+def test_imports_option_records_module_import_locks(core: str, tmp_path: Path) -> None:
+    (tmp_path / "lg_registry.py").write_text("import threading\nlock = threading.Lock()\n")
+    (tmp_path / "lg_plugin.py").write_text("import lg_registry\nwith lg_registry.lock:\n    pass\n")
+    (tmp_path / "test_imp.py").write_text(
+        "import lg_registry\n\ndef test_import():\n    import lg_plugin\n"
+    )
+
+    def import_edges(*args: str) -> set[str]:
+        r = pytest_run(tmp_path, "--lockgraph", *args, core=core)
+        assert r.returncode == 0, r.stdout + r.stderr
+        run = load_run(str(tmp_path / ".lockgraph"))
+        return {
+            f"{e.src.name} -> {e.dst.name}"
+            for e in run.graph.edges.values()
+            if e.bits and e.src.name.startswith("import(")
+        }
+
+    edge = "import(lg_plugin) -> Lock@lg_registry.py:2"
+    assert import_edges() == set()
+    assert edge in import_edges("--lockgraph-imports")
+    (tmp_path / "pytest.ini").write_text("[pytest]\nlockgraph_imports = true\n")
+    assert edge in import_edges()

@@ -48,6 +48,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="also record child Python processes (combined into the data file at exit)",
     )
     p.add_argument(
+        "--imports",
+        action="store_true",
+        default=None,
+        help="also record the import system's module locks (classes import(NAME))",
+    )
+    p.add_argument(
         "--policy", choices=["report", "warn", "raise"], help="what to do with a finding"
     )
     p.add_argument(
@@ -78,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config.load(args.config)
     overrides: dict[str, object] = {}
-    for key in ("data_file", "parallel", "policy", "format", "show_pruned"):
+    for key in ("data_file", "parallel", "policy", "format", "show_pruned", "imports"):
         value = getattr(args, key)
         if value is not None:
             overrides[key] = value

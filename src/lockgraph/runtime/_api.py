@@ -18,13 +18,15 @@ def enable(
     order: list[list[str]] | None = None,
     data_file: str | None = None,
     report: bool | None = None,
+    imports: bool | None = None,
     config_file: str | None = None,
 ) -> _session.Session:
     """Start recording lock dependencies in this process (idempotent).
 
     Settings come from ``[tool.lockgraph]`` in ``pyproject.toml`` or ``lockgraph.toml``
     (or ``config_file``), overridden by the arguments. ``data_file`` writes the data
-    file at exit; ``report=True`` prints the findings on stderr at exit.
+    file at exit; ``report=True`` prints the findings on stderr at exit;
+    ``imports=True`` also records the import system's module locks.
     """
     session = _session.current()
     if session is not None and session.active:
@@ -32,7 +34,12 @@ def enable(
     config = _config.load(config_file)
     overrides: dict[str, Any] = {
         k: v
-        for k, v in {"policy": policy, "suppress": suppress, "order": order}.items()
+        for k, v in {
+            "policy": policy,
+            "suppress": suppress,
+            "order": order,
+            "imports": imports,
+        }.items()
         if v is not None
     }
     if data_file is not None:

@@ -37,6 +37,8 @@ class Config:
     ``id:FINDING-ID``; a bare pattern is a lock class."""
     order: list[list[str]] = field(default_factory=list)
     """Declared lock orders: each a list of lock class names (globs), outermost first."""
+    imports: bool = False
+    """Also record the import system's per-module locks (classes ``import(NAME)``)."""
     report: bool = True
     """Print a report at exit (``lockgraph run``) or at the end of the session (pytest)."""
     format: str = "text"

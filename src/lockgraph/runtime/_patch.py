@@ -347,3 +347,52 @@ class _Remover:
 
     def __delattr__(self, name: str) -> None:
         self.watcher.remove()
+
+
+def patch_imports(p: Patches, rlock_factory: Callable[..., Any]) -> bool:
+    """Optional: the import system's per-module locks, as lock classes ``import(NAME)``.
+
+    Each ``importlib._bootstrap._ModuleLock`` gets a reentrant stand-in lock that is
+    taken just *after* the module lock and released just before it, so the stand-in
+    never blocks (only the module lock's owner takes it) and importlib keeps its own
+    deadlock detection between module locks; lockgraph sees what the importing thread
+    held when the import started, and what the module's top-level code takes under
+    its import lock. False when this Python has no ``_ModuleLock``.
+    """
+    bootstrap = sys.modules.get("_frozen_importlib") or sys.modules.get("importlib._bootstrap")
+    module_lock = getattr(bootstrap, "_ModuleLock", None)
+    if module_lock is None:
+        return False
+    orig_acquire = module_lock.acquire
+    orig_release = module_lock.release
+
+    def stand_in(self: Any) -> Any:
+        lock = self.__dict__.get("_lockgraph_lock")
+        if lock is None:
+            lock = rlock_factory()
+            lock._lockgraph_rec.name = f"import({self.name})"
+            self._lockgraph_lock = lock
+        return lock
+
+    def acquire(self: Any) -> Any:
+        result = orig_acquire(self)
+        try:
+            stand_in(self).acquire()
+        except BaseException:
+            orig_release(self)  # the raise policy: the import fails, its lock is free
+            raise
+        return result
+
+    def release(self: Any) -> None:
+        lock = self.__dict__.get("_lockgraph_lock")
+        if lock is not None and lock._is_owned():
+            lock.release()
+        orig_release(self)
+
+    p.set(module_lock, "acquire", acquire)
+    # ``release`` stays patched for good: an import that started while recording
+    # must release its stand-in even if recording stops before the import ends.
+    if not getattr(orig_release, "_lockgraph", False):
+        release._lockgraph = True  # type: ignore[attr-defined]
+        module_lock.release = release
+    return True

@@ -63,6 +63,8 @@ class Session:
         _patch.patch_threading(p, self.recorder, self.lock_factory, self.rlock_factory)
         _patch.patch_futures(p, self.recorder)
         _patch.rebind_globals(p, self.lock_factory, self.rlock_factory)
+        if self.config.imports:
+            _patch.patch_imports(p, self.rlock_factory)
         if "logging" in sys.modules:
             _patch.patch_logging(p, self.core, self.rlock_factory)
         else:
