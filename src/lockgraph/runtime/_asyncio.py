@@ -1,4 +1,4 @@
-"""asyncio: ``Lock``, ``Condition``, ``Event`` (and ``Semaphore`` waits), owned by tasks.
+"""asyncio: ``Lock``, ``Condition``, ``Event`` and ``Semaphore``, owned by tasks.
 
 An asyncio lock is held by the *task* that acquired it, not by the event loop's
 thread, so each ``asyncio.Task`` is an engine task of its own. Its held stack is
@@ -155,6 +155,44 @@ def patch(p: Patches, rec: Recorder) -> None:
     waiter(locks.Condition, "asyncio.Condition")
     signaller(locks.Event, "set")
     signaller(locks.Condition, "notify")
+    _patch_semaphore(p, rec, tasks, run, engine_wait, engine_signal)
+
+
+def _patch_semaphore(
+    p: Patches, rec: Recorder, tasks: _Tasks, run: Any, engine_wait: Any, engine_signal: Any
+) -> None:
+    """``asyncio.Semaphore`` (and ``BoundedSemaphore``), as ``threading``'s: an
+    acquisition that must wait is a wait for the semaphore's event, and a release
+    signals it (the semaphore has no owner to hold it)."""
+    sem_cls = asyncio.locks.Semaphore
+    orig_init = sem_cls.__init__
+    orig_acquire = sem_cls.acquire
+    orig_release = sem_cls.release
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        orig_init(self, *args, **kwargs)
+        site = _sites.creation_site("asyncio.Semaphore", skip=_ASYNCIO_DIR)
+        self._lockgraph_event = f"(wait {site.name})"
+
+    async def acquire(self: Any) -> bool:
+        event = getattr(self, "_lockgraph_event", None)
+        if event is not None and self.locked():  # it will wait
+            task = tasks.current()
+            if task is not None and task.held:
+                run(engine_wait, task, event)
+        return await orig_acquire(self)
+
+    def release(self: Any) -> None:
+        event = getattr(self, "_lockgraph_event", None)
+        if event is not None and event in rec.active_events:
+            task = tasks.current()
+            if task is not None:
+                run(engine_signal, task, event)
+        orig_release(self)
+
+    p.set(sem_cls, "__init__", init)
+    p.set(sem_cls, "acquire", acquire)
+    p.set(sem_cls, "release", release)
 
 
 def _inst(lock: Any) -> Any:
