@@ -25,6 +25,7 @@ CASES = {
     "bank-pruned": ["examples/traces/bank.trace", "--show-pruned"],
     "event-findings": ["tests/data/traces/event_findings.trace"],
     "cross-thread": ["tests/data/std/handwritten/cross_thread_cs.std"],
+    "signal-closes": ["tests/data/traces/signal_closes.trace"],
     "three-cycle": ["tests/data/std/handwritten/three_cycle.std"],
     "two-files": [
         "tests/data/std/handwritten/ab_ba.std",

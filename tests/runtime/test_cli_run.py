@@ -67,6 +67,40 @@ def test_run_behaves_like_python(core: str, tmp_path: Path) -> None:
     assert (tmp_path / ".lockgraph").exists()
 
 
+@pytest.mark.parametrize("as_module", [False, True])
+def test_stacks_end_at_the_program(as_module: bool, tmp_path: Path) -> None:
+    """The runner (lockgraph's CLI, runpy for -m, the console script) is not part of
+    any stack: the outermost frame is the program's own module code."""
+    (tmp_path / "abba.py").write_text(
+        "import threading\n"
+        "a = threading.Lock()\n"
+        "b = threading.Lock()\n"
+        "gate = threading.Event()\n"
+        "def other():\n"
+        "    gate.wait(10)\n"
+        "    with b:\n"
+        "        with a:\n"
+        "            pass\n"
+        "t = threading.Thread(target=other)\n"
+        "t.start()\n"
+        "with a:\n"
+        "    with b:\n"
+        "        pass\n"
+        "gate.set()\n"
+        "t.join()\n"
+    )
+    target = ["-m", "abba"] if as_module else ["abba.py"]
+    r = lockgraph("run", "--data-file", "out.db", *target, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    files = set()
+    for f in load_findings(str(tmp_path / "out.db")):
+        for dep in f.dependencies:
+            for site in (dep.witness.holder_site, dep.witness.acquirer_site):
+                files.update(frame.file for frame in site.frames)
+    assert "abba.py" in files
+    assert not [f for f in files if "lockgraph" in f or "runpy" in f], files
+
+
 def test_run_reports_at_exit_and_writes_data(core: str, tmp_path: Path) -> None:
     (tmp_path / "abba.py").write_text(ABBA)
     r = lockgraph("run", "--data-file", "out.db", "abba.py", cwd=tmp_path, core=core)

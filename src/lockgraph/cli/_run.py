@@ -80,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from lockgraph.runtime import _config, _session
+    from lockgraph.runtime import _config, _session, _sites
 
     config = _config.load(args.config)
     overrides: dict[str, object] = {}
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
             )
         _session.export_to_children(config)
         session.combine_at_exit = True
+    _sites.hide_from(run_program.__code__)
     session.start()
     return run_program(program, list(args.args), args.module)
 

@@ -92,20 +92,37 @@ def _cycle(f: Finding) -> str:
     events = {c.name for c in f.classes if c.kind == "event"}
     closing = deps[0]
     w = closing.witness
-    verb = "wait for" if closing.target in events else "acquire"
-    out = [
-        f"{w.task} is trying to {verb} lock:",
-        f" {_lock(closing.target, w.acquirer_instance, w.acquirer_mode)},"
-        f" at: {w.acquirer_site.render()}",
-        "",
-        "but task is already holding lock:",
-        f" {_lock(closing.source, w.holder_instance, w.holder_mode)}, at: {w.holder_site.render()}",
-        "",
-        "which lock already depends on the new lock.",
-        "",
-        "the existing dependency chain (in reverse order) is:",
-        "",
-    ]
+    if closing.source in events:
+        # A signal closed the cycle: its task took the lock before signalling.
+        out = [
+            f"{w.task} took lock:",
+            f" {_lock(closing.target, w.acquirer_instance, w.acquirer_mode)},"
+            f" at: {w.acquirer_site.render()}",
+            "",
+            "before it signalled:",
+            f" ({closing.source}), at: {w.holder_site.render()}",
+            "",
+            "which is already waited for while that lock is held.",
+            "",
+            "the existing dependency chain (in reverse order) is:",
+            "",
+        ]
+    else:
+        verb = "wait for" if closing.target in events else "acquire"
+        out = [
+            f"{w.task} is trying to {verb} lock:",
+            f" {_lock(closing.target, w.acquirer_instance, w.acquirer_mode)},"
+            f" at: {w.acquirer_site.render()}",
+            "",
+            "but task is already holding lock:",
+            f" {_lock(closing.source, w.holder_instance, w.holder_mode)},"
+            f" at: {w.holder_site.render()}",
+            "",
+            "which lock already depends on the new lock.",
+            "",
+            "the existing dependency chain (in reverse order) is:",
+            "",
+        ]
     n = len(deps)
     for i in range(n - 1, -1, -1):
         dep = deps[i]

@@ -74,12 +74,29 @@ def _frame(code: CodeType, line: int) -> Frame | None:
     return made
 
 
+_outermost: set[CodeType] = set()
+_RUNPY_SHOWN = (
+    display_path(os.path.join(os.path.dirname(_THREADING), "runpy.py")),
+    "<frozen runpy>",
+)
+
+
+def hide_from(code: CodeType) -> None:
+    """Stacks end below frames of ``code`` (``lockgraph run``'s runner): the runner,
+    what called it and ``runpy`` beneath the program are not the program's."""
+    _outermost.add(code)
+
+
 def stack_from(frame: FrameType | None, first_line: int = -1) -> Stack:
     """The stack from ``frame`` outwards, lockgraph's own frames left out."""
     frames: list[Frame] = []
     known = _frames
     while frame is not None and len(frames) < MAX_FRAMES:
         code = frame.f_code
+        if code in _outermost:
+            while frames and frames[-1].file in _RUNPY_SHOWN:
+                frames.pop()
+            break
         line = first_line if first_line >= 0 and not frames else (frame.f_lineno or 0)
         try:
             made = known[(code, line)]
