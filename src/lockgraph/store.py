@@ -202,20 +202,15 @@ def _stack_json(stack: Stack | None) -> str | None:
     return None if stack is None else json.dumps(_stack_list(stack))
 
 
-def _stack(
-    data: list[list[Any]] | None, frames: dict[tuple[Any, ...], Frame] | None = None
-) -> Stack | None:
+def _stack(data: list[list[Any]] | None, frames: dict[tuple[Any, ...], Frame]) -> Stack | None:
     """A stack from its JSON form; ``frames`` shares equal frames between stacks."""
     if data is None:
         return None
-    if frames is None:
-        return tuple(Frame(str(a), int(b), str(c)) for a, b, c in data)
     out = []
     for a, b, c in data:
-        key = (a, b, c)
-        frame = frames.get(key)
+        frame = frames.get((a, b, c))
         if frame is None:
-            frame = frames[key] = Frame(str(a), int(b), str(c))
+            frame = frames[(a, b, c)] = Frame(str(a), int(b), str(c))
         out.append(frame)
     return tuple(out)
 
@@ -309,7 +304,7 @@ def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
     frames: dict[tuple[Any, ...], Frame] = {}
     ids: dict[int, int] = {}
     for cid, name, sub, kind, site in db.execute("SELECT * FROM classes ORDER BY id"):
-        stack = _stack(json.loads(site)) if site else None
+        stack = _stack(json.loads(site), frames) if site else None
         cls = graph.lock_class(name, sub, ClassKind(kind), stack)
         ids[cid] = cls.id
     run.tasks = [(n, node) for _, n, node in db.execute("SELECT * FROM tasks ORDER BY id")]

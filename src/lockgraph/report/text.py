@@ -103,9 +103,6 @@ def _cycle(f: Finding) -> str:
             f" ({closing.source}), at: {w.holder_site.render()}",
             "",
             "which is already waited for while that lock is held.",
-            "",
-            "the existing dependency chain (in reverse order) is:",
-            "",
         ]
     else:
         verb = "wait for" if closing.target in events else "acquire"
@@ -119,10 +116,8 @@ def _cycle(f: Finding) -> str:
             f" at: {w.holder_site.render()}",
             "",
             "which lock already depends on the new lock.",
-            "",
-            "the existing dependency chain (in reverse order) is:",
-            "",
         ]
+    out += ["", "the existing dependency chain (in reverse order) is:", ""]
     n = len(deps)
     for i in range(n - 1, -1, -1):
         dep = deps[i]

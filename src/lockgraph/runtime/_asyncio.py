@@ -110,14 +110,20 @@ def patch(p: Patches, rec: Recorder) -> None:
     p.set(lock_cls, "acquire", acquire)
     p.set(lock_cls, "release", release)
 
-    def waiter(cls: Any, kind: str) -> None:
+    def named(cls: Any, kind: str) -> None:
+        """Objects of ``cls`` get the event class of their creation site."""
         orig_cinit = cls.__init__
-        orig_wait = cls.wait
 
         def cinit(self: Any, *args: Any, **kwargs: Any) -> None:
             orig_cinit(self, *args, **kwargs)
             site = _sites.creation_site(kind, skip=_ASYNCIO_DIR)
             self._lockgraph_event = f"(wait {site.name})"
+
+        p.set(cls, "__init__", cinit)
+
+    def waiter(cls: Any, kind: str) -> None:
+        named(cls, kind)
+        orig_wait = cls.wait
 
         async def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
             event = getattr(self, "_lockgraph_event", None)
@@ -135,7 +141,6 @@ def patch(p: Patches, rec: Recorder) -> None:
                         _restore(rec, task, saved)
             return await orig_wait(self, *args, **kwargs)
 
-        p.set(cls, "__init__", cinit)
         p.set(cls, "wait", wait)
 
     def signaller(cls: Any, method: str) -> None:
@@ -155,44 +160,22 @@ def patch(p: Patches, rec: Recorder) -> None:
     waiter(locks.Condition, "asyncio.Condition")
     signaller(locks.Event, "set")
     signaller(locks.Condition, "notify")
-    _patch_semaphore(p, rec, tasks, run, engine_wait, engine_signal)
+    # Semaphores as ``threading``'s: an acquisition that has to wait is a wait for the
+    # semaphore's event, a release signals it (a semaphore has no owner to hold it).
+    sem_cls = locks.Semaphore
+    orig_sem_acquire = sem_cls.acquire
 
-
-def _patch_semaphore(
-    p: Patches, rec: Recorder, tasks: _Tasks, run: Any, engine_wait: Any, engine_signal: Any
-) -> None:
-    """``asyncio.Semaphore`` (and ``BoundedSemaphore``), as ``threading``'s: an
-    acquisition that must wait is a wait for the semaphore's event, and a release
-    signals it (the semaphore has no owner to hold it)."""
-    sem_cls = asyncio.locks.Semaphore
-    orig_init = sem_cls.__init__
-    orig_acquire = sem_cls.acquire
-    orig_release = sem_cls.release
-
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        orig_init(self, *args, **kwargs)
-        site = _sites.creation_site("asyncio.Semaphore", skip=_ASYNCIO_DIR)
-        self._lockgraph_event = f"(wait {site.name})"
-
-    async def acquire(self: Any) -> bool:
+    async def sem_acquire(self: Any) -> bool:
         event = getattr(self, "_lockgraph_event", None)
         if event is not None and self.locked():  # it will wait
             task = tasks.current()
             if task is not None and task.held:
                 run(engine_wait, task, event)
-        return await orig_acquire(self)
+        return await orig_sem_acquire(self)
 
-    def release(self: Any) -> None:
-        event = getattr(self, "_lockgraph_event", None)
-        if event is not None and event in rec.active_events:
-            task = tasks.current()
-            if task is not None:
-                run(engine_signal, task, event)
-        orig_release(self)
-
-    p.set(sem_cls, "__init__", init)
-    p.set(sem_cls, "acquire", acquire)
-    p.set(sem_cls, "release", release)
+    named(sem_cls, "asyncio.Semaphore")
+    p.set(sem_cls, "acquire", sem_acquire)
+    signaller(sem_cls, "release")
 
 
 def _inst(lock: Any) -> Any:

@@ -62,19 +62,21 @@ def frame_of(code: CodeType, line: int) -> Frame:
 
 
 _FRAME_CACHE_LIMIT = 100_000
-_frames: dict[tuple[CodeType, int], Frame | None] = {}
-"""(code, line) -> its frame, or None for lockgraph's own: a stack is one lookup a frame."""
+_frames: dict[tuple[int, int], tuple[CodeType, Frame | None]] = {}
+"""(id(code), line) -> (code, its frame, or None for lockgraph's own): a stack costs one
+lookup a frame. Keyed by identity (hashing a code object hashes its contents); the
+entry keeps its code alive and is checked against it, so an id reused is a miss."""
 
 
 def _frame(code: CodeType, line: int) -> Frame | None:
     if len(_frames) >= _FRAME_CACHE_LIMIT:
         _frames.clear()  # code made at run time (exec, templates) must not grow it forever
     made = None if is_own(code.co_filename) else frame_of(code, line)
-    _frames[(code, line)] = made
+    _frames[(id(code), line)] = (code, made)
     return made
 
 
-_outermost: set[CodeType] = set()
+_outermost: dict[int, CodeType] = {}
 _RUNPY_SHOWN = (
     display_path(os.path.join(os.path.dirname(_THREADING), "runpy.py")),
     "<frozen runpy>",
@@ -84,7 +86,7 @@ _RUNPY_SHOWN = (
 def hide_from(code: CodeType) -> None:
     """Stacks end below frames of ``code`` (``lockgraph run``'s runner): the runner,
     what called it and ``runpy`` beneath the program are not the program's."""
-    _outermost.add(code)
+    _outermost[id(code)] = code
 
 
 def stack_from(frame: FrameType | None, first_line: int = -1) -> Stack:
@@ -93,15 +95,14 @@ def stack_from(frame: FrameType | None, first_line: int = -1) -> Stack:
     known = _frames
     while frame is not None and len(frames) < MAX_FRAMES:
         code = frame.f_code
-        if code in _outermost:
+        key = id(code)
+        if key in _outermost and _outermost[key] is code:
             while frames and frames[-1].file in _RUNPY_SHOWN:
                 frames.pop()
             break
         line = first_line if first_line >= 0 and not frames else (frame.f_lineno or 0)
-        try:
-            made = known[(code, line)]
-        except KeyError:
-            made = _frame(code, line)
+        entry = known.get((key, line))
+        made = entry[1] if entry is not None and entry[0] is code else _frame(code, line)
         if made is not None:
             frames.append(made)
         frame = frame.f_back
