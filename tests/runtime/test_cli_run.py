@@ -12,24 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from lockgraph.store import load_findings, read_meta
 
 
 def lockgraph(
     *args: str, cwd: Path, core: str = "c", timeout: float = 60, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full = dict(os.environ, LOCKGRAPH_CORE=core)
-    full.pop("LOCKGRAPH_SUBPROCESS", None)
-    full.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "lockgraph", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full,
-        check=False,
-    )
+    return run_cli(*args, cwd=cwd, timeout=timeout, env={"LOCKGRAPH_CORE": core, **(env or {})})
 
 
 ABBA = """
