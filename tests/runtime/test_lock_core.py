@@ -5,6 +5,7 @@ These use the core's lock types directly, without patching ``threading``.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import weakref
@@ -246,3 +247,30 @@ def test_a_lock_freed_while_held_leaves_the_stack(
     del doomed  # never released
     assert [e[0] for e in core_module.current().held()] == [outer]
     outer.release()
+
+
+def test_contended_release_leaves_no_stale_entry(core_module: ModuleType, calls: list[Any]) -> None:
+    """A lock handed from thread to thread at every release: the releasing thread's
+    bookkeeping must never touch the next holder's stack (a thread switch right after
+    the real release used to let it clear the new holder's record)."""
+    lock = core_module.new_lock()
+    stale: list[int] = []
+
+    def worker() -> None:
+        for _ in range(20000):
+            with lock:
+                pass
+        ts = core_module.current()
+        stale.append(ts.depth if ts is not None else 0)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert stale == [0] * 8

@@ -221,15 +221,18 @@ class _Base:
         return True
 
     def _release_final(self) -> None:
-        self._owner = 0
-        self._count = 0
-        self._inner.release()
+        # The stack entry goes before the lock is released: once it is, another thread
+        # may take the lock and become its holder (an entry removed after that would
+        # clear the new holder's record, leaving its stack with a lock it released).
         holder = self._holder
         if holder is not None:
             self._holder = None
             ts = getattr(_local, "ts", None)
             if ts is None or not ts._remove(self):
                 holder._remove(self)
+        self._owner = 0
+        self._count = 0
+        self._inner.release()
 
     def _at_fork_reinit(self) -> None:
         self._inner._at_fork_reinit()
