@@ -167,7 +167,7 @@ def test_held_stacks_match_oracle(ops: list[Op]) -> None:
         for t in TASKS:
             assert [h[0].lock.cls.name for h in tasks[t].held] == held[t]
             # the chain node always describes exactly the held classes
-            assert [u[0] for u in tasks[t].ichain.chain.uses] == [locks[c].cls.id for c in held[t]]
+            assert engine.chain_classes(tasks[t].ichain.chain) == [locks[c].cls.id for c in held[t]]
 
 
 @settings(max_examples=200, deadline=None)
