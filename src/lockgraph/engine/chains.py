@@ -40,7 +40,7 @@ class ClassChain:
         self.parent = parent
         self.cm = cm
         """How the last lock was taken (``LockUse.cm``); 0 at the root."""
-        self.depth = 0 if parent is None else parent.depth + 1
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.next: dict[int, ClassChain] = {}
         """Keyed by ``LockUse.cm``."""
         self.flags = 0

@@ -437,10 +437,7 @@ class Engine:
                     "(lockdep's MAX_LOCK_DEPTH)",
                 )
                 return None
-            if (
-                self._ichains >= self.instance_chain_limit
-                or len(self._chains) >= self.chain_limit
-            ):
+            if self._ichains >= self.instance_chain_limit or len(self._chains) >= self.chain_limit:
                 self._reset_tries()
                 ichain = task.ichain
             chain = ichain.chain
