@@ -35,6 +35,7 @@ from lockgraph.engine.findings import (
 )
 from lockgraph.engine.graph import TASK_SAMPLES, DependencyGraph, Edge, Step, Witness
 from lockgraph.engine.hb import HappensBefore
+from lockgraph.engine.incremental import IncrementalOrder
 from lockgraph.engine.model import (
     ClassKind,
     DepType,
@@ -74,6 +75,9 @@ WRITE: Final = "write"
 (memory accesses, ``(READ, task, variable id, site)``: the dependency graph has no use
 for them; the confirmation pass reads them). Any other action names an engine method."""
 
+_DEP_BIT: Final = {(h, a): int(DepType.of(h, a)) for h in Mode for a in Mode}
+"""The dependency type bit of (holder mode, acquirer mode), looked up, not computed."""
+
 MEMO_LIMIT = 1_000_000
 """Distinct lines ``replay`` remembers; past it, new lines are parsed every time."""
 
@@ -110,6 +114,9 @@ class Engine:
         (the runtime's ``raise`` policy); offline, ``analysis`` finds every cycle once
         at the end."""
         self.on_cycle: CycleCallback | None = None
+        self.order = IncrementalOrder()
+        """The classes in topological order, cycles contracted (online only)."""
+        self._ordered: set[tuple[int, int]] = set()
         self.on_finding: Callable[[Finding], None] | None = None
         self.cycles: list[tuple[list[Step], int, int]] = []
         """Cycles found online: (steps, event index, task id)."""
@@ -506,6 +513,8 @@ class Engine:
         if use.trylock:
             return nxt  # a trylock never waits: it depends on nothing
         graph = self.graph
+        succ = graph.succ
+        labels = self.labels
         new_cycles: list[tuple[Edge, int]] = []
         edges: list[Edge] = []
         for entry in held:
@@ -513,10 +522,12 @@ class Engine:
             held_cls = held_use.lock.cls
             if held_cls is cls:
                 continue
-            edge = graph.edge(held_cls, cls)
+            edge = succ[held_cls.id].get(cls.id)
+            if edge is None:
+                edge = graph.edge(held_cls, cls)
             if edge not in edges:
                 edges.append(edge)
-            bit = int(DepType.of(held_use.mode, use.mode))
+            bit = _DEP_BIT[held_use.mode, use.mode]
             if edge.bits & bit:
                 continue
             witness = Witness(
@@ -530,8 +541,8 @@ class Engine:
                 use.lock.id,
             )
             graph.add_bit(edge, bit, witness)
-            self._label(held_use.lock)
-            self._label(use.lock)
+            labels[held_use.lock.id] = held_use.lock.key
+            labels[use.lock.id] = use.lock.key
             new_cycles.append((edge, bit))
         nxt.edges = tuple(edges)
         if self.online:
@@ -540,7 +551,22 @@ class Engine:
         return nxt
 
     def _search(self, edge: Edge, bit: int, task: Task) -> None:
-        cycle = self.graph.shortest_cycle(edge, bit)
+        """Online: does the new dependency type ``bit`` of ``edge`` close a strong cycle?
+
+        The incremental order answers "no" at once for a dependency that goes forward;
+        otherwise only the strongly connected component that holds it is searched.
+        """
+        src, dst = edge.src.id, edge.dst.id
+        if (src, dst) not in self._ordered:  # the dependency itself is new
+            self._ordered.add((src, dst))
+            component = self.order.add(src, dst)
+        elif self.order.find(src) == self.order.find(dst):
+            component = self.order.component(src)
+        else:
+            component = None
+        if component is None:
+            return
+        cycle = self.graph.shortest_cycle(edge, bit, within=set(component))
         if cycle is None:
             return
         self.cycles.append((cycle, self.index, task.id))
@@ -557,7 +583,7 @@ class Engine:
             return inxt
         lock = use.lock
         held = task.held[: ichain.chain.depth]
-        exclusive = [h[_USE].lock.id for h in held if h[_USE].mode is Mode.WRITE]
+        exclusive = frozenset(h[_USE].lock.id for h in held if h[_USE].mode is Mode.WRITE)
         succ = self.graph.succ
         for h in held:
             held_lock = h[_USE].lock
@@ -567,7 +593,7 @@ class Engine:
             if edge.add_instance_pair((held_lock.id, lock.id)):
                 self._label(held_lock)
                 self._label(lock)
-            edge.narrow_gate(frozenset(i for i in exclusive if i != held_lock.id))
+            edge.narrow_gate(exclusive - {held_lock.id} if held_lock.id in exclusive else exclusive)
         return inxt
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
