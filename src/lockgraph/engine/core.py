@@ -137,6 +137,7 @@ class Engine:
         self._cm_uses: list[tuple[int, Mode, bool]] = []
         self._events: dict[str, LockUse] = {}
         self._joins: dict[int, LockUse] = {}
+        self._variables: dict[str, int] = {}
         self._rewalking = False
         self._nesting: dict[str, dict[tuple[int, int], int]] = {}
         self._forked: dict[int, tuple[int, list[tuple[LockInstance, int]]]] = {}
@@ -199,6 +200,17 @@ class Engine:
             self._cm_uses.append(cm_key)
         use = lock.uses[way] = LockUse(lock, mode, trylock, cm, nest)
         return use
+
+    def variable(self, name: str) -> int:
+        """The id of a memory location (``READ``/``WRITE`` actions name it)."""
+        known = self._variables.get(name)
+        if known is None:
+            known = self._variables[name] = len(self._variables)
+        return known
+
+    def join_event_of(self, child: Task) -> LockUse | None:
+        """The event a join of ``child`` waits for, once a join was seen."""
+        return self._joins.get(child.id)
 
     def event(self, name: str, site: Stack | None = None) -> LockUse:
         """The pseudo-lock of something waited for (a completion, a queue, a join)."""
