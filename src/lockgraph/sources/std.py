@@ -88,7 +88,7 @@ class StdReader(LineReader):
             return (engine.wait, self._task(thread), engine.event(f"(cond {operand})"), site)
         if kind == "notify":
             return (engine.signal, self._task(thread), engine.event(f"(cond {operand})"), site)
-        if kind == "r" or kind == "w":
+        if kind in {"r", "w"}:
             var = engine.variable(self.namespace + operand)
             return (READ if kind == "r" else WRITE, self._task(thread), var, site)
         if kind in _IGNORED or kind.startswith(("begin", "end")):
