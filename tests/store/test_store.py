@@ -47,7 +47,7 @@ def test_round_trip_gives_the_same_findings(tmp_path: Path, trace: str) -> None:
     again = analyze(load_run(str(path)))
     assert [f.to_json() for f in again] == [f.to_json() for f in findings]
     meta = read_meta(str(path))
-    assert meta["schema_version"] == "1"
+    assert meta["schema_version"] == "2"
     assert meta["sources"].endswith(f'{trace}"]')
 
 
