@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from lockgraph import _native
 from lockgraph.engine import native
 from lockgraph.engine.findings import FAIL_ON
 from lockgraph.errors import InputError, UsageError
@@ -15,12 +16,9 @@ from lockgraph.sources import FORMATS
 
 
 def warn_if_pure_python() -> None:
-    """Say once when the C accelerator is missing (analysis is then 2-3x slower)."""
-    if native.replay is None and not native.unavailable.startswith("disabled"):
-        print(
-            f"lockgraph: warning: {native.unavailable}; using the pure-Python engine",
-            file=sys.stderr,
-        )
+    """Say once when the C replay is missing (analysis is then 2-3x slower)."""
+    if native.replay is None and _native.choice() != "python":
+        print(f"lockgraph: warning: {native.unavailable}", file=sys.stderr)
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_format: str = "text") -> None:

@@ -91,7 +91,7 @@ class Recorder:
     def __init__(self, core: Any, config: Config) -> None:
         self.core = core
         self.config = config
-        self.engine = Engine()
+        self.engine = Engine(online=True)
         # Short-lived locks each make instance-trie nodes: start afresh sooner.
         self.engine.instance_chain_limit = INSTANCE_CHAIN_LIMIT
         self.engine.on_cycle = self._on_cycle
