@@ -54,7 +54,7 @@ def test_golden(case: str, fmt: str, core: str) -> None:
     check(f"{case}.{'txt' if fmt == 'text' else 'json'}", result.stdout)
     if fmt == "json":
         doc = json.loads(result.stdout)
-        assert doc["format"] == "lockgraph-findings" and doc["version"] == 1
+        assert doc["format"] == "lockgraph-findings" and doc["version"] == 2
         assert [f["id"] for f in doc["findings"]] == sorted(
             {f["id"] for f in doc["findings"]}, key=[f["id"] for f in doc["findings"]].index
         )
