@@ -52,9 +52,10 @@ def bank_with_verdicts() -> Report:
     ]
     wait = by_kind["wait-cycle"]
     wait.confirmed = False
+    wait.witness = []
     wait.confirm_method = "sync-preserving"
     wait.unconfirmed_reason = "fork-join-order: reporter is joined before auditor starts"
-    wait.patterns = 1
+    wait.patterns, wait.patterns_confirmed = 1, 0
     by_kind["recursive-locking"].suppressed = "suppression: kind:recursive-locking"
     opts = RenderOptions(source_root="/project")
     return Report(findings, True, loaded.run(), loaded.sources, loaded.events, opts)
@@ -241,14 +242,18 @@ def test_apply_verdicts_checks_every_unpruned_cycle_with_the_log(
 
 
 def test_cli_fail_on_and_confirmed_only() -> None:
-    # ABBA across two tasks is reported; without an event log it is not checked
+    # ABBA across two overlapping tasks is reported and confirmed in this run
     assert run_cli("analyze", str(ABBA)).returncode == 1
-    assert run_cli("analyze", "--fail-on", "confirmed", str(ABBA)).returncode == 0
-    only = run_cli("analyze", "--confirmed-only", str(ABBA))
+    assert run_cli("analyze", "--fail-on", "confirmed", str(ABBA)).returncode == 1
+    # the same cycle made by one task alone is reported, not confirmed
+    assert run_cli("analyze", str(SAME)).returncode == 1
+    assert run_cli("analyze", "--fail-on", "confirmed", str(SAME)).returncode == 0
+    only = run_cli("analyze", "--confirmed-only", str(SAME))
     assert only.returncode == 1 and "WARNING" not in only.stdout
-    assert "1 reported (1 circular-dependency), 0 confirmed, 1 not checked (shown: 0)" in (
-        only.stdout
-    )
+    assert "1 reported (1 circular-dependency), 0 confirmed (shown: 0)" in only.stdout
+    # without the second pass, a cycle is not checked
+    unchecked = run_cli("analyze", "--no-confirm", "--fail-on", "confirmed", str(ABBA))
+    assert unchecked.returncode == 0 and "not checked: --no-confirm" in unchecked.stdout
     bad = run_cli("analyze", "--fail-on", "sometimes", str(ABBA))
     assert bad.returncode == 2 and "--fail-on" in bad.stderr
     for command in (["report"], ["kernel", "analyze"], ["analyze"]):
