@@ -29,7 +29,9 @@ ENV_VAR = "LOCKGRAPH_SUBPROCESS"
 _INTERNAL = ("source",)
 """Fields that are not settings (never read from a file or the environment)."""
 _INT_RANGES = {"exit_status": (1, 255)}
-"""The allowed range of each integer setting (both ends included)."""
+"""The allowed range of each integer setting (both ends included); any other is a limit
+(a count, a size): at least 1."""
+_LIMIT_RANGE = (1, 2**31 - 1)
 
 
 @dataclass
@@ -103,7 +105,7 @@ class Config:
             if not isinstance(value, bool):
                 raise bad("true or false")
         elif isinstance(default, int):
-            low, high = _INT_RANGES[key]
+            low, high = _INT_RANGES.get(key, _LIMIT_RANGE)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise bad(f"a whole number from {low} to {high}")
             if not low <= value <= high:
