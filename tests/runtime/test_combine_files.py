@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import lockgraph.runtime
 from lockgraph.combine import combine, is_parallel_file, label_of, parallel_files
 from lockgraph.engine import Engine, Run, analyze
 from lockgraph.errors import UsageError
@@ -97,6 +98,7 @@ def test_core_names_and_a_missing_c_core_are_usage_errors(monkeypatch: pytest.Mo
         _session.load_core()
     monkeypatch.setenv("LOCKGRAPH_CORE", "c")
     monkeypatch.setitem(sys.modules, "lockgraph.runtime._cfast", None)  # not built
+    monkeypatch.delattr(lockgraph.runtime, "_cfast", raising=False)
     with pytest.raises(UsageError, match="LOCKGRAPH_CORE=c but the C core is unavailable"):
         _session.load_core()
     monkeypatch.setenv("LOCKGRAPH_CORE", "python")
