@@ -136,6 +136,30 @@ def test_usage_errors_are_one_line_and_run_nothing(
     assert not (tmp_path / ".lockgraph").exists()
 
 
+def test_lockgraph_core_c_without_the_c_core(tmp_path: Path) -> None:
+    """A Python where the C core cannot be imported (simulated): one line, exit 2."""
+    (tmp_path / "prog.py").write_text("open('ran', 'w').close()\n")
+    code = (
+        "import sys\n"
+        "sys.modules['lockgraph.runtime._cfast'] = None\n"
+        "from lockgraph.cli import main\n"
+        "sys.exit(main(['run', 'prog.py']))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOCKGRAPH")}
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**env, "LOCKGRAPH_CORE": "c"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith("lockgraph: error: LOCKGRAPH_CORE=c but the C core is unavailable")
+    assert r.stderr.count("\n") == 1 and not (tmp_path / "ran").exists()
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
