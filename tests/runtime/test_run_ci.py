@@ -283,6 +283,11 @@ def test_subprocesses_combine_only_this_runs_files(tmp_path: Path) -> None:
     assert {p.name: p.read_bytes() for p in (backup, lookalike)} == before
     left = sorted(p.name for p in tmp_path.glob(".lockgraph*"))
     assert left == [".lockgraph", backup.name, lookalike.name]
+    # without a data file the children are still combined into the report
+    (tmp_path / ".lockgraph").unlink()
+    r = lockgraph("run", "--subprocesses", "--no-data-file", "parent.py", cwd=tmp_path)
+    assert r.returncode == 66 and "circular locking dependency" in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.glob(".lockgraph*")) == [backup.name, lookalike.name]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX subprocesses")

@@ -195,14 +195,18 @@ class Session:
         self.core.set_active(False)
         if self.quiet_if_gone and not os.path.isdir(os.path.dirname(self.data_file)):
             return  # the run that wanted this child's data has finished without it
-        if not (self.write_at_exit or self.report_at_exit):
+        parent = self.run_dir is not None and os.getpid() == self.pid
+        if not (self.write_at_exit or self.report_at_exit or parent):
             return
         try:
             self.finish()
         except Exception as exc:  # never a traceback from lockgraph at exit
             print(f"lockgraph: error: {exc}", file=sys.stderr)
             return
-        errors = self._write_at_exit() if self.write_at_exit else []
+        if parent:
+            errors = self._combine_children()
+        else:
+            errors = self._write_at_exit() if self.write_at_exit else []
         if self.report_at_exit:
             try:
                 self.print_report()
@@ -215,8 +219,6 @@ class Session:
         """Write the data file (combined with the children's, if any); the errors, each
         naming its file. Nothing is lost: what cannot be combined stays on disk."""
         errors: list[str] = []
-        if self.run_dir is not None and os.getpid() == self.pid:
-            return self._combine_children()
         try:
             self.save()
         except Exception as exc:
@@ -226,6 +228,8 @@ class Session:
         return errors
 
     def _combine_children(self) -> list[str]:
+        """The run's own recording and its children's, combined (and written, unless
+        ``--no-data-file``); the run's directory removed once nothing in it is needed."""
         from lockgraph import store
         from lockgraph.combine import merge, remove_parallel_files
 
@@ -242,7 +246,9 @@ class Session:
             children = []
         run, findings = self.finished
         try:
-            store.save(self.data_file, run, findings, {"combined": str(1 + len(children))})
+            if self.write_at_exit:
+                meta = {"combined": str(1 + len(children)), "core": self.core_name}
+                store.save(self.data_file, run, findings, meta)
         except Exception as exc:
             errors.append(_write_error(self.data_file, exc))
             return errors
