@@ -149,6 +149,10 @@ class Manager:
         self.config = config
         self.settings = _settings(config)
         renderer(self.settings.format)  # a bad format: a usage error now, not at the end
+        if os.path.isdir(self.settings.data_file):
+            from lockgraph.errors import UsageError
+
+            raise UsageError(f"the data file {self.settings.data_file!r} is a directory")
         self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self.controller = self.workerinput is None and (
             getattr(config.option, "dist", "no") not in (None, "no")

@@ -162,6 +162,7 @@ def test_bad_options_and_settings_are_usage_errors(tmp_path: Path) -> None:
         (["--lockgraph-format", "nope"], "unknown report format 'nope'"),
         (["--lockgraph-fail-on", "never"], "setting 'fail_on' must be one of reported"),
         (["--lockgraph-suppress", ""], "setting 'suppress' must be a list of non-empty"),
+        (["--lockgraph-data-file", "."], "the data file '.' is a directory"),
     ]
     for args, message in cases:
         r = pytest_run(tmp_path, "--lockgraph", *args)
