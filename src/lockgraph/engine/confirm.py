@@ -314,13 +314,19 @@ class _Index:
 
 
 class _LockState:
+    """The sync-preserving rule's state of one lock within a closure.
+
+    Invariant: at most one open (unreleased) write section, and none while read
+    sections are open: a later conflicting acquire completes the earlier sections.
+    """
+
     __slots__ = ("max_any", "max_write", "open_read", "open_write")
 
     def __init__(self) -> None:
         self.max_any = -1
         self.max_write = -1
-        self.open_read: dict[int, None] = {}
-        self.open_write: dict[int, None] = {}
+        self.open_write = -1
+        self.open_read: set[int] = set()
 
 
 _PRED = 0
@@ -367,7 +373,9 @@ class _Closure:
         loc, match, dep, tev, fork_of = ix.loc, ix.match, ix.dep, ix.tev, ix.fork_of
         cl = self.cl
         work = self.work
+        locks = self.locks
         lock_rule = self.lock_rule
+        complete = self._complete
         while work:
             t, target, rule, trigger = work.pop()
             c = cl[t]
@@ -383,15 +391,46 @@ class _Closure:
                 p = ev[j]
                 op = ops[p]
                 if op == _ACQ:
-                    if lock_rule and match[p] != _INERT:
-                        self._acquire(p, objs[p], flags[p] & MODE_MASK)
+                    if not lock_rule or match[p] == _INERT:
+                        continue
+                    st = locks.get(objs[p])
+                    if st is None:
+                        st = locks[objs[p]] = _LockState()
+                    rel = match[p]
+                    if flags[p] & MODE_MASK == _WRITE_MODE:
+                        # every earlier open section conflicts with a write
+                        if 0 <= st.open_write < p:
+                            complete(st.open_write, p)
+                            st.open_write = -1
+                        if st.open_read:
+                            for b in [b for b in st.open_read if b < p]:
+                                complete(b, p)
+                                st.open_read.discard(b)
+                        if p < st.max_any:
+                            complete(p, st.max_any)
+                            st.max_write = max(st.max_write, p)
+                        else:
+                            st.max_any = st.max_write = p
+                            if rel < 0 or loc[rel] >= cl[tasks[rel]]:
+                                st.open_write = p
+                    else:
+                        if 0 <= st.open_write < p:
+                            complete(st.open_write, p)
+                            st.open_write = -1
+                        if p < st.max_write:
+                            complete(p, st.max_write)
+                        elif rel < 0 or loc[rel] >= cl[tasks[rel]]:
+                            st.open_read.add(p)
+                        st.max_any = max(st.max_any, p)
                 elif op == _REL:
                     a = match[p]
                     if a >= 0 and lock_rule:
-                        st = self.locks.get(objs[p])
+                        st = locks.get(objs[p])
                         if st is not None:
-                            st.open_read.pop(a, None)
-                            st.open_write.pop(a, None)
+                            if st.open_write == a:
+                                st.open_write = -1
+                            else:
+                                st.open_read.discard(a)
                 elif op in (_READ, _WAIT):
                     d = dep[p]
                     if d >= 0 and loc[d] >= cl[tasks[d]]:
@@ -401,28 +440,6 @@ class _Closure:
                     if d >= 0 and loc[d] >= cl[tasks[d]]:
                         work.append((tasks[d], loc[d] + 1, _JOINED, p))
             cl[t] = target
-
-    def _acquire(self, p: int, lock: int, mode: int) -> None:
-        st = self.locks.get(lock)
-        if st is None:
-            st = self.locks[lock] = _LockState()
-        write = mode == _WRITE_MODE
-        # earlier open critical sections that conflict with p must complete first
-        for b in [b for b in st.open_write if b < p]:
-            self._complete(b, p)
-            del st.open_write[b]
-        if write:
-            for b in [b for b in st.open_read if b < p]:
-                self._complete(b, p)
-                del st.open_read[b]
-        rel = self.ix.match[p]
-        if (write and p < st.max_any) or (not write and p < st.max_write):
-            self._complete(p, max(st.max_any, st.max_write))
-        elif rel < 0 or not self.has(rel):
-            (st.open_write if write else st.open_read)[p] = None
-        st.max_any = max(st.max_any, p)
-        if write and p > st.max_write:
-            st.max_write = p
 
     def _complete(self, acquire: int, later: int) -> None:
         """The critical section of ``acquire`` must end before ``later`` acquires."""
@@ -434,15 +451,9 @@ class _Closure:
             t = ix.log.tasks[acquire]
             self.want(t, len(ix.tev[t]), _NEVER, later)
             return
-        self.want(ix.log.tasks[rel], ix.loc[rel] + 1, _LOCK, later)
-
-    def order(self) -> list[int]:
-        """The events of the set, in the run's order."""
-        out: list[int] = []
-        for t, c in enumerate(self.cl):
-            out.extend(self.ix.tev[t][:c])
-        out.sort()
-        return out
+        t = ix.log.tasks[rel]
+        if ix.loc[rel] >= self.cl[t]:
+            self.work.append((t, ix.loc[rel] + 1, _LOCK, later))
 
     def why(self, p: int) -> list[tuple[int, int, int]]:
         """The chain of rules, from the pattern's own events, that brought ``p`` in:
@@ -476,6 +487,8 @@ class _Outcome:
     witness: list[int] = field(default_factory=list)
     blocked: list[int] = field(default_factory=list)
     reason: str = ""
+    prefix: list[int] = field(default_factory=list)
+    """Sync-preserving: the closure's prefix length per task (the witness, unbuilt)."""
 
 
 class _Checker:
@@ -485,6 +498,15 @@ class _Checker:
         self.exact_budget = exact_budget
         self.exact_left = max(EXACT_RUN_BUDGET, exact_budget)
         self.results: dict[tuple[int, ...], _Outcome] = {}
+        self.facts = _RunFacts(log)
+
+    def _order(self, prefix: list[int]) -> list[int]:
+        """The events of the per-task prefixes, in the run's order."""
+        out: list[int] = []
+        for t, c in enumerate(prefix):
+            out.extend(self.ix.tev[t][:c])
+        out.sort()
+        return out
 
     # -- one cycle --------------------------------------------------------------
 
@@ -498,20 +520,24 @@ class _Checker:
         outcomes = [self._sync_preserving(pat) for pat in patterns]
         confirmed = [o for o in outcomes if o.confirmed]
         more = "" if complete else f" (the first {len(patterns)} checked)"
-        if confirmed:
-            best = confirmed[0]
-            return Verdict(
+        for best in confirmed:
+            witness = [*self._order(best.prefix), *best.blocked]
+            verdict = Verdict(
                 True,
                 best.method,
-                best.witness,
+                witness,
                 best.blocked,
                 more.strip(" ()"),
                 len(patterns),
                 len(confirmed),
             )
+            if _replay(self.facts, verdict):
+                return verdict
         exact = self._exact(patterns)
         if exact.confirmed:
-            return Verdict(True, "exact", exact.witness, exact.blocked, "", len(patterns), 1)
+            verdict = Verdict(True, "exact", exact.witness, exact.blocked, "", len(patterns), 1)
+            if _replay(self.facts, verdict):
+                return verdict
         reason = outcomes[0].reason
         if exact.reason:
             reason = f"{reason}; {exact.reason}"
@@ -621,8 +647,7 @@ class _Checker:
             for i in range(k):
                 closure.want(pattern[i].task, ix.loc[lists[i][ptr[i]]], _PRED, i)
         blocked = [lists[i][ptr[i]] for i in range(k)]
-        witness = [*closure.order(), *blocked]
-        return _Outcome(True, "sync-preserving", witness, blocked)
+        return _Outcome(True, "sync-preserving", [], blocked, prefix=list(closure.cl))
 
     def _unblocked(self, events: list[int], done: Callable[[int], bool]) -> int:
         """The index of a pattern event that could proceed after ``done``, or -1."""
@@ -835,6 +860,8 @@ class _Checker:
                 reason=f"exact search not tried ({too_large} events to reorder, "
                 f"more than {RESIDUE_LIMIT})",
             )
+        if limit > budget:
+            return _Outcome(False, reason=f"exact search: no deadlock in {limit - budget} states")
         return _Outcome(False)
 
 
@@ -1038,6 +1065,37 @@ def replays(log: EventLog, verdict: Verdict) -> bool:
     (modes, re-entrancy, releases by another task only for ownerless locks); then each
     blocked event must be its task's next event and wait for another blocked task.
     """
+    return _replay(_RunFacts(log), verdict)
+
+
+class _RunFacts:
+    """What a witness is checked against, computed from the log alone."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        ops, tasks, objs = log.ops, log.tasks, log.objs
+        self.program: dict[int, list[int]] = {}
+        self.reads_from: dict[int, int] = {}
+        self.consumed: dict[int, int] = {}
+        self.forked: dict[int, int] = {}
+        last_write: dict[int, int] = {}
+        last_signal: dict[int, int] = {}
+        for p in range(len(log)):
+            self.program.setdefault(tasks[p], []).append(p)
+            op = ops[p]
+            if op == _READ:
+                self.reads_from[p] = last_write.get(objs[p], -1)
+            elif op == _WRITE:
+                last_write[objs[p]] = p
+            elif op == _SIGNAL:
+                last_signal[objs[p]] = p
+            elif op == _WAIT:
+                self.consumed[p] = last_signal.get(objs[p], -1)
+            elif op == _FORK:
+                self.forked.setdefault(objs[p], p)
+
+
+def _replay(facts: _RunFacts, verdict: Verdict) -> bool:
     k = len(verdict.blocked)
     if (
         not verdict.confirmed
@@ -1045,27 +1103,15 @@ def replays(log: EventLog, verdict: Verdict) -> bool:
         or verdict.witness[len(verdict.witness) - k :] != verdict.blocked
     ):
         return False
+    log = facts.log
     n = len(log)
     ops, tasks, objs = log.ops, log.tasks, log.objs
-    program: dict[int, list[int]] = {}
-    reads_from: dict[int, int] = {}
-    consumed: dict[int, int] = {}
-    forked: dict[int, int] = {}
-    last_write: dict[int, int] = {}
-    last_signal: dict[int, int] = {}
-    for p in range(n):
-        program.setdefault(tasks[p], []).append(p)
-        op = ops[p]
-        if op == _READ:
-            reads_from[p] = last_write.get(objs[p], -1)
-        elif op == _WRITE:
-            last_write[objs[p]] = p
-        elif op == _SIGNAL:
-            last_signal[objs[p]] = p
-        elif op == _WAIT:
-            consumed[p] = last_signal.get(objs[p], -1)
-        elif op == _FORK:
-            forked.setdefault(objs[p], p)
+    program, reads_from, consumed, forked = (
+        facts.program,
+        facts.reads_from,
+        facts.consumed,
+        facts.forked,
+    )
     state = _Replay(log, program)
     done: set[int] = set()
     current: dict[int, int] = {}
