@@ -159,8 +159,8 @@ class _Index:
         last_signal: dict[int, int] = {}
         opens: dict[int, list[int]] = {}
         """Lock -> open outer acquires (positions)."""
-        depth: dict[int, int] = {}
-        """Re-entrant lock -> its holder's re-acquisitions beyond the first."""
+        depth: dict[tuple[int, int], int] = {}
+        """(re-entrant lock, task) -> its re-acquisitions beyond the first."""
         held: list[list[int]] = [[] for _ in range(ntasks)]
         """Task -> open outer acquires it made."""
         held_key: list[tuple[tuple[int, int], ...] | None] = [() for _ in range(ntasks)]
@@ -186,7 +186,7 @@ class _Index:
                 info = locks.get(obj, no_info)
                 stack = opens.get(obj)
                 if info.reentrant and stack and any(tasks[a] == t for a in stack):
-                    depth[obj] = depth.get(obj, 0) + 1
+                    depth[(obj, t)] = depth.get((obj, t), 0) + 1
                     continue
                 mode = flags[p] & MODE_MASK
                 match[p] = -1
@@ -205,12 +205,10 @@ class _Index:
                 if hk is None:
                     continue
             elif op == _REL:
-                d = depth.get(obj, 0)
+                d = depth.get((obj, t), 0)
                 if d:
-                    stack = opens.get(obj)
-                    if stack and any(tasks[a] == t for a in stack):
-                        depth[obj] = d - 1
-                        continue
+                    depth[(obj, t)] = d - 1
+                    continue
                 stack = opens.get(obj)
                 if not stack:
                     continue
