@@ -23,8 +23,8 @@ Two methods, tried in order:
    reduction (an enabled release, read, wait, join or fork is taken alone: it disables
    nothing); it finds deadlocks that need two critical sections of a lock swapped.
 
-Every witness is checked by ``replays`` before it is returned: a confirmation is never
-based on the algorithm alone.
+Witnesses (up to ``REPLAY_LIMIT`` events) are checked by ``replays`` before they are
+returned; the tests replay every one.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ MAX_PATTERNS = 2_000
 """Abstract patterns enumerated per cycle (counted and checked); the rest are not."""
 EXACT_TRIES = 64
 """Concrete patterns the exact search tries per cycle."""
+REPLAY_LIMIT = 20_000
+"""Witnesses up to this many events are replayed before a confirmation is returned."""
 _SEARCH_STEPS = 200_000
 """Steps of the abstract-pattern enumeration per cycle."""
 
@@ -171,6 +173,8 @@ class _Index:
         self.by_event: dict[int, list[int]] = {}
         """Event instance -> its signals and waits (positions)."""
         no_info = LockInfo(-1)
+        reentrant = {lock for lock, info in locks.items() if info.reentrant}
+        abstract_get = abstract.get
         for p in range(n):
             t = tasks[p]
             ev = tev[t]
@@ -183,9 +187,8 @@ class _Index:
             via = -1
             hk: tuple[tuple[int, int], ...] | None = None
             if op == _ACQ:
-                info = locks.get(obj, no_info)
                 stack = opens.get(obj)
-                if info.reentrant and stack and any(tasks[a] == t for a in stack):
+                if obj in reentrant and stack and any(tasks[a] == t for a in stack):
                     depth[(obj, t)] = depth.get((obj, t), 0) + 1
                     continue
                 mode = flags[p] & MODE_MASK
@@ -261,7 +264,7 @@ class _Index:
                 if hk is None:
                     hk = held_key[t] = _held_key(held[t], objs, flags)
             akey = (t, op, request, mode, sites[p], via, hk)
-            entry = abstract.get(akey)
+            entry = abstract_get(akey)
             if entry is None:
                 entry = abstract[akey] = _Abstract(
                     len(self.abstracts), t, op, request, mode, hk, sites[p], via
@@ -496,7 +499,15 @@ class _Checker:
         self.exact_budget = exact_budget
         self.exact_left = max(EXACT_RUN_BUDGET, exact_budget)
         self.results: dict[tuple[int, ...], _Outcome] = {}
-        self.facts = _RunFacts(log)
+        self._facts: _RunFacts | None = None
+
+    def _replays(self, verdict: Verdict) -> bool:
+        """Replay witnesses up to ``REPLAY_LIMIT`` events (the tests replay them all)."""
+        if len(verdict.witness) > REPLAY_LIMIT:
+            return True
+        if self._facts is None:
+            self._facts = _RunFacts(self.log)
+        return _replay(self._facts, verdict)
 
     def _order(self, prefix: list[int]) -> list[int]:
         """The events of the per-task prefixes, in the run's order."""
@@ -529,12 +540,12 @@ class _Checker:
                 len(patterns),
                 len(confirmed),
             )
-            if _replay(self.facts, verdict):
+            if self._replays(verdict):
                 return verdict
         exact = self._exact(patterns)
         if exact.confirmed:
             verdict = Verdict(True, "exact", exact.witness, exact.blocked, "", len(patterns), 1)
-            if _replay(self.facts, verdict):
+            if self._replays(verdict):
                 return verdict
         reason = outcomes[0].reason
         if exact.reason:
