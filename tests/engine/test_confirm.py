@@ -135,7 +135,9 @@ def test_shared_modes() -> None:
         log = new_log()
         nest(log, 1, A, B, m1, W)
         nest(log, 2, B, A, W, m2)
-        assert not confirm_cycle(log, [A, B]).confirmed, (m1, m2)
+        v = confirm_cycle(log, [A, B])
+        assert not v.confirmed, (m1, m2)
+        assert v.reason.startswith("shared holds only"), v.reason
     # a writer on one side blocks
     for m1, m2 in ((R, W), (W, R), (RR, W), (W, RR)):
         log = new_log()
@@ -155,6 +157,25 @@ def test_reentrant_reacquisition_is_no_section() -> None:
     nest(log, 2, B, A)
     v = confirmed(log, [A, B])
     assert 1 not in v.blocked
+
+
+def test_reentry_is_per_task() -> None:
+    # T2 re-enters A (shared) while T1 also holds it: T1's release ends T1's section
+    log = new_log(reentrant=True)
+    log.acquire(1, A, RR)
+    log.acquire(2, A, R)
+    log.acquire(2, A, W)  # T2's re-entry
+    log.acquire(2, B)
+    log.release(2, B)
+    log.release(1, A)  # T1's own section ends here, not T2's re-entry
+    log.acquire(1, B)
+    log.release(2, A)
+    log.release(2, A)
+    log.acquire(1, A)
+    log.release(1, A)
+    log.release(1, B)
+    v = confirmed(log, [A, B])
+    assert sorted(v.blocked) == [3, 9]
 
 
 def test_wait_cycle_through_a_signal() -> None:

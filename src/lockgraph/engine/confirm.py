@@ -554,9 +554,21 @@ class _Checker:
 
     def _patterns(self, classes: list[int]) -> tuple[list[list[_Abstract]], bool]:
         """Abstract patterns of the cycle: linked abstract acquires of distinct tasks."""
+        found: list[list[_Abstract]] = []
+        for chain in self._chains(classes):
+            if chain is None or len(found) >= MAX_PATTERNS:
+                return found, False
+            found.append(chain)
+        return found, True
+
+    def _chains(
+        self, classes: list[int], distinct: bool = True, blocking: bool = True
+    ) -> Iterator[list[_Abstract] | None]:
+        """Chains of abstract acquires along the cycle, each requesting what the next
+        holds; ``distinct``: of distinct tasks; ``blocking``: in modes that conflict.
+        Yields None when the search's step budget is spent."""
         ix = self.ix
         k = len(classes)
-        found: list[list[_Abstract]] = []
         steps = 0
         first = [a for a in ix.by_req_class.get(classes[1 % k], []) if ix.holds(a, classes[0])]
         stack: list[tuple[int, Iterator[_Abstract]]] = [(0, iter(first))]
@@ -570,34 +582,38 @@ class _Checker:
                     chosen.pop()
                 continue
             steps += 1
-            if steps > _SEARCH_STEPS or len(found) >= MAX_PATTERNS:
-                return found, False
-            if any(c.task == a.task for c in chosen):
+            if steps > _SEARCH_STEPS:
+                yield None
+                return
+            if distinct and any(c.task == a.task for c in chosen):
                 continue
             if depth == k - 1:
-                if self._linked(a, chosen[0]):
-                    found.append([*chosen, a])
+                if self._linked(a, chosen[0], blocking):
+                    yield [*chosen, a]
                 continue
             chosen.append(a)
-            stack.append((depth + 1, iter(self._next(a, classes[(depth + 2) % k]))))
-        return found, True
+            nxt = self._next(a, classes[(depth + 2) % k], blocking)
+            stack.append((depth + 1, iter(nxt)))
 
-    def _next(self, a: _Abstract, requested_class: int) -> list[_Abstract]:
+    def _next(self, a: _Abstract, requested_class: int, blocking: bool) -> list[_Abstract]:
         ix = self.ix
         if a.via >= 0:
             return ix.by_task.get((a.via, requested_class), [])
-        return [b for b in ix.by_held.get((a.req, requested_class), []) if self._linked(a, b)]
+        return [
+            b for b in ix.by_held.get((a.req, requested_class), []) if self._linked(a, b, blocking)
+        ]
 
-    def _linked(self, a: _Abstract, b: _Abstract) -> bool:
+    def _linked(self, a: _Abstract, b: _Abstract, blocking: bool = True) -> bool:
         """``a`` requests what ``b`` holds, in a mode that makes ``a`` wait."""
         if a.via >= 0:
             if b.task != a.via:
                 return False
             if a.op == _JOIN:
                 return True
-            last = self.ix.signals.get((b.task, a.req))
-            return last is not None
-        return any(lock == a.req and _conflict(mode, a.mode) for lock, mode in b.held)
+            return (b.task, a.req) in self.ix.signals
+        return any(
+            lock == a.req and (not blocking or _conflict(mode, a.mode)) for lock, mode in b.held
+        )
 
     # -- sync-preserving ---------------------------------------------------------
 
@@ -801,37 +817,27 @@ class _Checker:
 
     def _no_pattern_reason(self, classes: list[int]) -> str:
         ix = self.ix
-        k = len(classes)
+        log = self.log
         tasks: set[int] = set()
-        steps = 0
-        # instance-linked chains, a task allowed twice
-        first = [a for a in ix.by_req_class.get(classes[1 % k], []) if ix.holds(a, classes[0])]
-        stack: list[tuple[int, Iterator[_Abstract]]] = [(0, iter(first))]
-        chosen: list[_Abstract] = []
-        while stack and steps < _SEARCH_STEPS:
-            depth, it = stack[-1]
-            a = next(it, None)
-            if a is None:
-                stack.pop()
-                if chosen:
-                    chosen.pop()
-                continue
-            steps += 1
-            if depth == k - 1:
-                if self._linked(a, chosen[0]):
-                    tasks.update(c.task for c in chosen)
-                    tasks.add(a.task)
-                continue
-            chosen.append(a)
-            stack.append((depth + 1, iter(self._next(a, classes[(depth + 2) % k]))))
+        for chain in self._chains(classes, distinct=False):
+            if chain is None:
+                break
+            tasks.update(a.task for a in chain)
         if tasks:
-            names = ", ".join(self.log.task_name(t) for t in sorted(tasks))
+            names = ", ".join(log.task_name(t) for t in sorted(tasks))
             if len(tasks) == 1:
                 return f"one task only ({names})"
             return f"a task at two steps of the cycle in every chain of instances ({names})"
+        for chain in self._chains(classes, blocking=False):
+            if chain is not None:
+                return (
+                    "shared holds only: where the instances form a cycle, each request is "
+                    "a read of a lock held for reading (readers do not block readers)"
+                )
+            break
         takers = {a.task for c in classes for a in ix.by_req_class.get(c, [])}
         if len(takers) == 1:
-            return f"one task only ({self.log.task_name(next(iter(takers)))})"
+            return f"one task only ({log.task_name(next(iter(takers)))})"
         return "observed only over classes (no instance cycle)"
 
     # -- exact search ---------------------------------------------------------------
