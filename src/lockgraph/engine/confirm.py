@@ -46,6 +46,9 @@ MAX_PATTERNS = 2_000
 """Abstract patterns enumerated per cycle (counted and checked); the rest are not."""
 EXACT_TRIES = 64
 """Concrete patterns the exact search tries per cycle."""
+PATTERN_WORK = 2_000_000
+"""Closure work (events) per cycle beyond which its remaining patterns are not checked
+(at least four times the log's length)."""
 REPLAY_LIMIT = 20_000
 """Witnesses up to this many events are replayed before a confirmation is returned."""
 _SEARCH_STEPS = 200_000
@@ -358,6 +361,8 @@ class _Closure:
         self.lock_rule = lock_rule
         self.stuck = -1
         """An acquire whose earlier conflicting critical section never ends (no closure)."""
+        self.steps = 0
+        """Events taken into the closure so far (its cost)."""
 
     def has(self, p: int) -> bool:
         ix = self.ix
@@ -383,6 +388,7 @@ class _Closure:
             if target <= c:
                 continue
             self.blame[t].append((target, rule, trigger))
+            self.steps += target - c
             ev = tev[t]
             if c == 0 and fork_of[t] >= 0:
                 f = fork_of[t]
@@ -488,6 +494,8 @@ class _Outcome:
     witness: list[int] = field(default_factory=list)
     blocked: list[int] = field(default_factory=list)
     reason: str = ""
+    steps: int = 0
+    """Events the closure took in (what the check cost)."""
     prefix: list[int] = field(default_factory=list)
     """Sync-preserving: the closure's prefix length per task (the witness, unbuilt)."""
 
@@ -500,6 +508,8 @@ class _Checker:
         self.exact_left = max(EXACT_RUN_BUDGET, exact_budget)
         self.results: dict[tuple[int, ...], _Outcome] = {}
         self._facts: _RunFacts | None = None
+        self.work = 0
+        """Events taken into closures so far."""
 
     def _replays(self, verdict: Verdict) -> bool:
         """Replay witnesses up to ``REPLAY_LIMIT`` events (the tests replay them all)."""
@@ -526,9 +536,16 @@ class _Checker:
         patterns, complete = self._patterns(classes)
         if not patterns:
             return Verdict(False, reason=self._no_pattern_reason(classes))
-        outcomes = [self._sync_preserving(pat) for pat in patterns]
+        start = self.work
+        budget = max(PATTERN_WORK, 4 * len(self.log))
+        outcomes: list[_Outcome] = []
+        for pat in patterns:
+            if outcomes and self.work - start > budget:
+                complete = False
+                break
+            outcomes.append(self._sync_preserving(pat))
         confirmed = [o for o in outcomes if o.confirmed]
-        more = "" if complete else f" (the first {len(patterns)} checked)"
+        more = "" if complete else f" ({len(outcomes)} of the patterns checked)"
         for best in confirmed:
             witness = [*self._order(best.prefix), *best.blocked]
             verdict = Verdict(
@@ -624,6 +641,7 @@ class _Checker:
             return known
         outcome = self._run_sp(pattern)
         self.results[key] = outcome
+        self.work += outcome.steps
         return outcome
 
     @staticmethod
@@ -633,11 +651,17 @@ class _Checker:
         return tuple(ids[r:] + ids[:r])
 
     def _run_sp(self, pattern: list[_Abstract]) -> _Outcome:
+        closure = _Closure(self.ix)
+        outcome = self._search_sp(pattern, closure)
+        outcome.steps = closure.steps
+        return outcome
+
+    def _search_sp(self, pattern: list[_Abstract], closure: _Closure) -> _Outcome:
+        """SPDOffline's loop: candidates move later, the closure only grows."""
         ix = self.ix
         k = len(pattern)
         lists = [a.events for a in pattern]
         ptr = [0] * k
-        closure = _Closure(ix)
         for i in range(k):
             closure.want(pattern[i].task, ix.loc[lists[i][0]], _PRED, i)
         last_cause: tuple[int, int] = (0, lists[0][0])
