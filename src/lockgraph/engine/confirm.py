@@ -98,7 +98,7 @@ def confirm_cycles(
     """Verdicts for many cycles, sharing one index of the log and the pattern results."""
     if not cycles:
         return []
-    checker = _Checker(log, exact_budget)
+    checker = _Checker(log, exact_budget, {c for cycle in cycles for c in cycle})
     return [checker.cycle(list(c)) for c in cycles]
 
 
@@ -142,7 +142,9 @@ class _Abstract:
 class _Index:
     """Program order, critical sections, reads-from and abstract acquires of one log."""
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(self, log: EventLog, classes: set[int] | None = None) -> None:
+        """``classes``: the classes of the cycles to check (None: all); abstract
+        acquires are made only for requests of their instances."""
         self.log = log
         n = len(log)
         ops, tasks, objs, flags, sites = log.ops, log.tasks, log.objs, log.flags, log.sites
@@ -177,6 +179,8 @@ class _Index:
         """Event instance -> its signals and waits (positions)."""
         no_info = LockInfo(-1)
         reentrant = {lock for lock, info in locks.items() if info.reentrant}
+        wanted = {lock for lock, info in locks.items() if classes is None or info.cls in classes}
+        undeclared = classes is None or any(c < 0 for c in classes)
         abstract_get = abstract.get
         for p in range(n):
             t = tasks[p]
@@ -197,7 +201,7 @@ class _Index:
                 mode = flags[p] & MODE_MASK
                 match[p] = -1
                 hk = None
-                if not flags[p] & TRYLOCK:
+                if not flags[p] & TRYLOCK and (obj in wanted or undeclared):
                     request = obj
                     hk = held_key[t]
                     if hk is None:
@@ -249,7 +253,7 @@ class _Index:
                 self.by_event.setdefault(obj, []).append(p)
                 s = last_signal.get(obj, -1)
                 dep[p] = s
-                if s < 0:
+                if s < 0 or not (obj in wanted or undeclared):
                     continue
                 request = obj
                 via = tasks[s]
@@ -259,6 +263,8 @@ class _Index:
                 continue
             elif op == _JOIN:
                 request = log.join_events.get(obj, -1)
+                if request not in wanted and not undeclared:
+                    continue
                 via = obj
             if request < 0:
                 continue
@@ -501,9 +507,9 @@ class _Outcome:
 
 
 class _Checker:
-    def __init__(self, log: EventLog, exact_budget: int) -> None:
+    def __init__(self, log: EventLog, exact_budget: int, classes: set[int] | None = None) -> None:
         self.log = log
-        self.ix = _Index(log)
+        self.ix = _Index(log, classes)
         self.exact_budget = exact_budget
         self.exact_left = max(EXACT_RUN_BUDGET, exact_budget)
         self.results: dict[tuple[int, ...], _Outcome] = {}
