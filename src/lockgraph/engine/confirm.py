@@ -1248,9 +1248,10 @@ class _Replay:
             if log.flags[p] & TRYLOCK:
                 return -1
             mode = log.flags[p] & MODE_MASK
-            for h, m in self.holders.get(log.objs[p], []):
-                if h == log.tasks[p]:
-                    return -1  # its own: re-entry, or a self-deadlock, not this cycle
+            holders = self.holders.get(log.objs[p], [])
+            if any(h == log.tasks[p] for h, _ in holders):
+                return -1  # its own: re-entry, or a self-deadlock, not this cycle
+            for h, m in holders:
                 if _conflict(m, mode):
                     return h
             return -1
