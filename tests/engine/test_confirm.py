@@ -299,3 +299,23 @@ def test_many_one_task_cycles_are_fast() -> None:
     verdicts = confirm_cycles(log, [[2 * j, 2 * j + 1] for j in range(pairs)])
     assert time.process_time() - start < 10
     assert all(v.reason == "one task only (T1)" for v in verdicts)
+
+
+def test_odd_logs_get_an_answer() -> None:
+    """Releases without acquisitions, undeclared locks, joins of unknown tasks, waits
+    with no signal, sections never released, an empty log: verdicts, no exceptions."""
+    assert confirm_cycles(EventLog(), [[A, B]])[0].reason.startswith("observed only")
+    assert confirm_cycles(EventLog(), []) == []
+    log = EventLog()
+    log.release(1, 7)
+    log.acquire(1, 7)
+    log.acquire(1, 8)
+    log.join(1, 9)
+    log.wait(2, 11)
+    log.acquire(2, 8)
+    log.acquire(2, 7)  # 7 and 8 are never released
+    for cycle in ([-8, -9], [-9, -8], [7, 8], [A]):
+        v = confirm_cycle(log, cycle)
+        assert v.confirmed == replays(log, v)
+    v = confirm_cycle(log, [-8, -9])  # undeclared locks: class -1 - id
+    assert v.confirmed and replays(log, v)
