@@ -80,7 +80,9 @@ class Verdict:
     witness: list[int] = field(default_factory=list)
     """Log positions: the reordered prefix, in order, then the blocked events."""
     blocked: list[int] = field(default_factory=list)
-    """The pattern's events (positions), in cycle order: event i requests what i+1 holds."""
+    """The pattern's events (positions), in cycle order: event i waits for event i+1's
+    task (requests what it holds; a non-recursive read may wait for a writer's request
+    placed between it and the read holder, so there can be more events than classes)."""
     reason: str = ""
     """When not confirmed: what held the tasks apart in this run."""
     patterns: int = 0
