@@ -50,6 +50,9 @@ EXACT_TRIES = 64
 PATTERN_WORK = 2_000_000
 """Closure work (events) per cycle beyond which its remaining patterns are not checked
 (at least four times the log's length)."""
+RUN_WORK = 50_000_000
+"""Closure work (events) over all cycles of one ``confirm_cycles`` (at least 40 times the
+log's length); cycles after it are not checked, and say so."""
 REPLAY_LIMIT = 20_000
 """Witnesses up to this many events are replayed before a confirmation is returned."""
 _SEARCH_STEPS = 200_000
@@ -554,6 +557,12 @@ class _Checker:
             return Verdict(False, reason=self._no_pattern_reason(classes))
         start = self.work
         budget = max(PATTERN_WORK, 4 * len(self.log))
+        if start > max(RUN_WORK, 40 * len(self.log)):
+            return Verdict(
+                False,
+                reason="not checked: this run's confirmation budget is spent",
+                patterns=len(patterns),
+            )
         outcomes: list[_Outcome] = []
         for pat in patterns:
             if outcomes and self.work - start > budget:
