@@ -1115,7 +1115,6 @@ class _Exact:
     def run(self) -> list[int] | None:
         if not self.possible:
             return None
-        log = self.ix.log
         visited = {self._key()}
         if self._goal():
             return list(self.events)
@@ -1144,7 +1143,6 @@ class _Exact:
             if self._goal():
                 return [*path, *self.events]
             frames.append(self._moves())
-        del log
         return None
 
     def _do(self, p: int) -> int:
