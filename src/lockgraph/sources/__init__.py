@@ -15,6 +15,7 @@ from lockgraph.engine import Engine
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources.bulk import collector_paused
 from lockgraph.sources.files import open_binary, read_errors
+from lockgraph.sources.lines import lines_of, text_of
 from lockgraph.sources.std import StdReader, looks_like_std
 from lockgraph.sources.trace import HEADER, TraceReader
 
@@ -61,16 +62,16 @@ def read_traces(
         namespace = f"{stem}:" if several else ""
         try:
             with open_binary(path) as stream:
-                first = stream.readline()
-                text = first.decode("utf-8", "replace")
-                kind = fmt if fmt != "auto" else detect_format(path, text)
+                lines = lines_of(stream, path, on_error)
+                first = next(lines, b"")
+                kind = fmt if fmt != "auto" else detect_format(path, text_of(first))
                 reader: TraceReader | StdReader
                 if kind == "lockgraph":
                     reader = TraceReader(engine, path, namespace, on_error)
                 else:
                     reader = StdReader(engine, path, namespace, on_error)
                 with collector_paused():
-                    reader.read(itertools.chain([first], stream))
+                    reader.read(itertools.chain([first], lines))
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
         stats.files += 1
