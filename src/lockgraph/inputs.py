@@ -18,7 +18,6 @@ how scenario models (``lockgraph.scenario``) become a valid argument of
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,14 @@ from lockgraph.engine import Engine, Finding, Run, analyze
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources import FORMATS, detect_format, read_traces
 from lockgraph.sources.files import GZIP_MAGIC
-from lockgraph.store import graph_counts, load_findings, load_run, read_meta
+from lockgraph.store import (
+    graph_counts,
+    load_findings,
+    load_run,
+    meta_events,
+    meta_sources,
+    read_meta,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -170,8 +176,8 @@ def load_data_file(path: str) -> Loaded:
     meta = read_meta(path)
     return Loaded(
         load_findings(path),
-        json.loads(meta.get("sources", "[]")),
-        int(meta.get("events", "0")),
+        meta_sources(meta),
+        meta_events(meta),
         lambda: load_run(path),
         counts_loader=lambda: graph_counts(path),
     )
