@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from lockgraph import __version__
 from lockgraph.engine import Run
-from lockgraph.engine.findings import FINDINGS_VERSION, Finding
+from lockgraph.engine.findings import FINDINGS_VERSION, KINDS, Finding
 from lockgraph.engine.graph import Edge, Step, Witness
 from lockgraph.engine.model import ClassKind, DepType, Frame, LockClass, Mode, Stack
 from lockgraph.errors import DataError
@@ -239,6 +239,8 @@ def _open(path: str) -> Iterator[sqlite3.Connection]:
         yield db
     except sqlite3.DatabaseError as exc:
         raise DataError(f"Couldn't read data file {path!r}: {_explain(exc)}") from None
+    except _DAMAGE as exc:  # text that is not UTF-8 in SQLite's own tables, ...
+        raise DataError(f"Couldn't read data file {path!r}: damaged: {exc}") from None
     finally:
         db.close()
 
@@ -400,7 +402,22 @@ def _finding(text: Any) -> Finding:
         raise TypeError("a finding is not a JSON object")
     finding = Finding.from_json(data)
     _conform(finding, Finding, "finding")
+    _check_finding(finding)
     return finding
+
+
+def _check_finding(f: Finding) -> None:
+    """What every renderer may take for granted of a finding."""
+    if f.kind not in KINDS:
+        raise ValueError(f"unknown finding kind {f.kind!r}")
+    if not f.classes:
+        raise ValueError(f"a {f.kind} finding names no lock class")
+    if f.instance_level not in ("", "instance", "class", "unknown"):
+        raise ValueError(f"unknown instance level {f.instance_level!r}")
+    if f.instance_level == "instance" and not f.instance_cycle:
+        raise ValueError("an instance-level cycle without its instances")
+    if f.kind in ("circular-dependency", "wait-cycle") and not f.dependencies:
+        raise ValueError(f"a {f.kind} finding without its dependencies")
 
 
 def _check_run(run: Run) -> None:

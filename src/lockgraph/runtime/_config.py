@@ -55,7 +55,13 @@ class Config:
 
     @staticmethod
     def from_env(text: str) -> Config:
-        return Config.from_dict(json.loads(text), "environment")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict):
+            raise InputError(ENV_VAR, 0, "not a lockgraph configuration (a JSON object)")
+        return Config.from_dict(data, "environment")
 
     @staticmethod
     def from_dict(data: dict[str, Any], source: str) -> Config:
@@ -123,8 +129,8 @@ def find_file(start: str = ".") -> tuple[str, str] | None:
 
 def _mentions_tool_table(path: str) -> bool:
     try:
-        with open(path, encoding="utf-8") as f:
-            return "[tool.lockgraph" in f.read()
+        with open(path, "rb") as f:  # bytes: a file that is not UTF-8 is not ours to judge
+            return b"[tool.lockgraph" in f.read()
     except OSError:
         return False
 
@@ -143,10 +149,14 @@ def load(path: str | None = None, start: str = ".") -> Config:
             text = f.read()
     except OSError as exc:
         raise InputError(path, 0, f"cannot read configuration: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(path, 0, f"not UTF-8 text (byte {exc.start})") from None
     try:
         data = _toml.loads(text)
     except _toml.TomlError as exc:
         raise InputError(path, exc.line, f"bad TOML: {exc.detail}") from None
+    except RecursionError:
+        raise InputError(path, 0, "bad TOML: nested too deeply") from None
     if kind == "pyproject":
         table = data.get("tool", {}).get("lockgraph", {})
     else:
