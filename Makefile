@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario stdlib-suites bench-kernel clean
+.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario stdlib-suites bench-kernel fuzz clean
 
 $(STAMP): pyproject.toml setup.py src/lockgraph/runtime/_cfast.c
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ bench-scenario: setup
 # The kernel readers: dmesg scanning MB/s and lock tracepoint events/s (docs/performance.md).
 bench-kernel: setup
 	$(BIN)/python benchmarks/kernel_parse.py
+
+# The fuzz tests run long (the suite runs them briefly): 2,000 examples per test, then
+# what hostile inputs cost (docs/limits.md). FUZZ_EXAMPLES=20000 for longer.
+FUZZ_EXAMPLES ?= 2000
+fuzz: setup system-packages
+	$(BIN)/python benchmarks/fuzz.py -n $(FUZZ_EXAMPLES)
+	$(BIN)/python benchmarks/limits.py
 
 # The standard library's lock-heavy test suites under lockgraph run (docs/python.md).
 # This Python's own suites, then the system Python's test_concurrent_futures (some
