@@ -6,10 +6,12 @@ an engine; each file's tasks and locks are its own when several files are read.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import IO
 
 from lockgraph.engine import Engine
 from lockgraph.errors import InputError, UsageError
@@ -62,8 +64,7 @@ def read_traces(
         namespace = f"{stem}:" if several else ""
         try:
             with open_binary(path) as stream:
-                lines = lines_of(stream, path, on_error)
-                first = next(lines, b"")
+                first, lines = _first_line(stream, path, on_error)
                 kind = fmt if fmt != "auto" else detect_format(path, text_of(first))
                 reader: TraceReader | StdReader
                 if kind == "lockgraph":
@@ -71,13 +72,25 @@ def read_traces(
                 else:
                     reader = StdReader(engine, path, namespace, on_error)
                 with collector_paused():
-                    reader.read(itertools.chain([first], lines))
+                    reader.read(lines)
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
         stats.files += 1
         stats.lines += reader.lines
         stats.events += reader.events
     return stats
+
+
+def _first_line(
+    stream: IO[bytes], path: str, on_error: Callable[[InputError], None] | None
+) -> tuple[bytes, Iterable[bytes]]:
+    """The first line (to tell the format), and every line of ``stream``."""
+    head = stream.peek(1 << 12) if isinstance(stream, io.BufferedReader) else b""
+    if b"\n" in head:  # seen without reading it: the lines start at the first
+        return head.split(b"\n", 1)[0], lines_of(stream, path, on_error)
+    lines = lines_of(stream, path, on_error)
+    first = next(lines, b"")
+    return first, itertools.chain([first], lines)
 
 
 def _stem(path: str) -> str:

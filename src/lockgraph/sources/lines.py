@@ -7,6 +7,7 @@ line, or, with ``--keep-going``, reported and skipped without being held.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import IO
 
@@ -38,10 +39,20 @@ def lines_of(
     """The lines of ``stream`` (without their newline), each at most ``max_line`` bytes.
 
     A longer line raises an ``InputError``, or goes to ``on_error`` and comes out as
-    ``SKIPPED``. Memory stays within one block and one line.
+    ``SKIPPED``. Memory stays within one block and one line. The lines of a block are
+    handed out by ``chain`` (C), so a line costs no Python code here.
     """
     limit = limits().max_line if max_line is None else max_line
-    limit = limit or (1 << 62)
+    return itertools.chain.from_iterable(_blocks(stream, path, on_error, limit or (1 << 62)))
+
+
+def _blocks(
+    stream: IO[bytes],
+    path: str,
+    on_error: Callable[[InputError], None] | None,
+    limit: int,
+) -> Iterator[list[bytes]]:
+    """The lines of ``stream``, a list per block read."""
     carry = b""
     lineno = 0
     skipping = False
@@ -55,29 +66,28 @@ def lines_of(
             if not lines:
                 continue
             skipping = False
-            del lines[0]  # the rest of the skipped line
-            lineno += 1
-            yield SKIPPED
+            lines[0] = SKIPPED  # the end of the line already reported
         elif lines:
             lines[0] = carry + lines[0]
         else:
             tail = carry + tail
-        for line in lines:
-            lineno += 1
-            if len(line) > limit:
-                _too_long(path, lineno, limit, on_error)
-                yield SKIPPED
-            else:
-                yield line
+        if lines:
+            if len(carry) + len(block) > limit:  # a line may be too long: look (rare)
+                for i, line in enumerate(lines):
+                    if len(line) > limit:
+                        _too_long(path, lineno + i + 1, limit, on_error)
+                        lines[i] = SKIPPED
+            lineno += len(lines)
+            yield lines
         carry = tail
         if len(carry) > limit:
             _too_long(path, lineno + 1, limit, on_error)
             carry = b""
             skipping = True
     if skipping:
-        yield SKIPPED
+        yield [SKIPPED]
     elif carry:
-        yield carry
+        yield [carry]
 
 
 def _too_long(
