@@ -269,7 +269,7 @@ def _check(db: sqlite3.Connection, path: str) -> dict[str, str]:
             f"this lockgraph reads version {SCHEMA_VERSION}"
         )
     try:
-        if meta_events(meta) < 0 or not _checker(list[str])(meta_sources(meta)):
+        if meta_events(meta) < 0 or not _checker(list[str])(meta_sources(meta), set()):
             raise ValueError
     except _DAMAGE:
         raise DataError(
@@ -421,12 +421,13 @@ def _check_finding(f: Finding) -> None:
 
 
 def _check_run(run: Run) -> None:
+    seen: set[int] = set()
     for cls in run.graph.classes:
-        _conform(cls, LockClass, "lock class")
+        _conform(cls, LockClass, "lock class", seen)
     for edge in run.graph.edges.values():
-        _conform(edge, Edge, "dependency")
+        _conform(edge, Edge, "dependency", seen)
         if not 0 <= edge.bits <= _ALL_BITS or set(edge.witnesses) != {
-            b for b in DepType if edge.bits & b
+            b for b in _BITS if edge.bits & b
         }:
             raise ValueError(
                 f"dependency {edge.src.name} -> {edge.dst.name}: type bits {edge.bits} "
@@ -441,7 +442,7 @@ def _check_run(run: Run) -> None:
         ("happens-before links", run.hb.after, dict[tuple[int, int], list[tuple[int, int]]]),
         ("happens-before epochs", run.hb.last_epoch, dict[int, int]),
     ):
-        _conform(value, hint, name)
+        _conform(value, hint, name, seen)
     # Each epoch of a task begins with a link (fork, join): more epochs than links is
     # damage, and would make the happens-before search walk them one by one.
     links = sum(len(v) for v in run.hb.after.values())
@@ -454,17 +455,22 @@ def _check_run(run: Run) -> None:
             raise ValueError("an online cycle names a dependency type its edge lacks")
 
 
-_ALL_BITS = sum(DepType)
+_BITS = [int(b) for b in DepType]  # ints: enum.Flag's & is slow
+_ALL_BITS = sum(_BITS)
 
-_CHECKERS: dict[Any, Callable[[Any], bool]] = {}
+Checker = Callable[[Any, set[int]], bool]
+"""Whether a value has a type; the set holds the ids of records already checked (the
+frames and lock classes that many stacks and dependencies share are checked once)."""
+
+_CHECKERS: dict[Any, Checker] = {}
 
 
-def _conform(value: Any, hint: Any, what: str) -> None:
-    if not _checker(hint)(value):
+def _conform(value: Any, hint: Any, what: str, seen: set[int] | None = None) -> None:
+    if not _checker(hint)(value, set() if seen is None else seen):
         raise TypeError(f"a {what} has a value of the wrong type")
 
 
-def _checker(hint: Any) -> Callable[[Any], bool]:
+def _checker(hint: Any) -> Checker:
     """A function telling whether a value has the type ``hint`` (cached per type)."""
     checker = _CHECKERS.get(hint)
     if checker is None:
@@ -472,39 +478,68 @@ def _checker(hint: Any) -> Callable[[Any], bool]:
     return checker
 
 
-def _make_checker(hint: Any) -> Callable[[Any], bool]:
+def _make_checker(hint: Any) -> Checker:
     origin, args = get_origin(hint), get_args(hint)
     if hint is Any:
-        return lambda v: True
+        return lambda v, seen: True
     if hint is None or hint is type(None):
-        return lambda v: v is None
+        return lambda v, seen: v is None
     if origin in (Union, types.UnionType):
         options = [_checker(a) for a in args]
-        return lambda v: any(c(v) for c in options)
+        return lambda v, seen: any(c(v, seen) for c in options)
     if origin in (list, set, frozenset):
         item = _checker(args[0]) if args else _checker(Any)
-        return lambda v: isinstance(v, origin) and all(item(x) for x in v)
+        return lambda v, seen: isinstance(v, origin) and all(item(x, seen) for x in v)
     if origin is dict:
         key, val = _checker(args[0]), _checker(args[1])
-        return lambda v: isinstance(v, dict) and all(key(k) and val(x) for k, x in v.items())
+        return lambda v, seen: (
+            isinstance(v, dict) and all(key(k, seen) and val(x, seen) for k, x in v.items())
+        )
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             item = _checker(args[0])
-            return lambda v: isinstance(v, tuple) and all(item(x) for x in v)
+            return lambda v, seen: isinstance(v, tuple) and all(item(x, seen) for x in v)
+        if len(args) == 2 and all(a in (int, str) for a in args):  # pairs of ids: many
+            first, second = args
+            return lambda v, seen: (
+                isinstance(v, tuple)
+                and len(v) == 2
+                and isinstance(v[0], first)
+                and isinstance(v[1], second)
+            )
         parts = [_checker(a) for a in args]
-        return lambda v: (
+        return lambda v, seen: (
             isinstance(v, tuple)
             and len(v) == len(parts)
-            and all(c(x) for c, x in zip(parts, v, strict=True))
+            and all(c(x, seen) for c, x in zip(parts, v, strict=True))
         )
     if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hasattr(hint, "_fields")):
-        fields = [(name, _checker(h)) for name, h in get_type_hints(hint).items()]
-        return lambda v: isinstance(v, hint) and all(c(getattr(v, n)) for n, c in fields)
+        return _record_checker(hint)
     if hint is float:
-        return lambda v: isinstance(v, (int, float))
+        return lambda v, seen: isinstance(v, (int, float))
     if isinstance(hint, type):
-        return lambda v: isinstance(v, hint)
-    return lambda v: True  # a type form this check does not know: not checked
+        return lambda v, seen: isinstance(v, hint)
+    return lambda v, seen: True  # a type form this check does not know: not checked
+
+
+def _record_checker(hint: type) -> Checker:
+    """A dataclass or named tuple: each field has its declared type."""
+    fields: list[tuple[str, Checker]] = []
+
+    def check(v: Any, seen: set[int]) -> bool:
+        if not isinstance(v, hint):
+            return False
+        if id(v) in seen:
+            return True
+        if not fields:  # resolved on first use: the fields' types may refer back here
+            fields.extend((n, _checker(h)) for n, h in get_type_hints(hint).items())
+        for name, field_checker in fields:
+            if not field_checker(getattr(v, name), seen):
+                return False
+        seen.add(id(v))
+        return True
+
+    return check
 
 
 def _too_big(run: Run, exc: OverflowError) -> str:
