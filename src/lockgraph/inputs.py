@@ -18,7 +18,6 @@ how scenario models (``lockgraph.scenario``) become a valid argument of
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +35,14 @@ from lockgraph.sources import (
     relog_traces,
 )
 from lockgraph.sources.files import GZIP_MAGIC
-from lockgraph.store import graph_counts, load_findings, load_run, read_meta
+from lockgraph.store import (
+    graph_counts,
+    load_findings,
+    load_run,
+    meta_events,
+    meta_sources,
+    read_meta,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -179,8 +185,8 @@ def load_data_file(path: str) -> Loaded:
     meta = read_meta(path)
     return Loaded(
         load_findings(path),
-        json.loads(meta.get("sources", "[]")),
-        int(meta.get("events", "0")),
+        meta_sources(meta),
+        meta_events(meta),
         lambda: load_run(path),
         counts_loader=lambda: graph_counts(path),
     )

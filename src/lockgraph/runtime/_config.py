@@ -73,7 +73,13 @@ class Config:
 
     @staticmethod
     def from_env(text: str) -> Config:
-        return Config.from_dict(json.loads(text), "environment")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict):
+            raise InputError(ENV_VAR, 0, "not a lockgraph configuration (a JSON object)")
+        return Config.from_dict(data, "environment")
 
     @staticmethod
     def from_dict(data: dict[str, Any], source: str) -> Config:

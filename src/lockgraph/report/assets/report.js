@@ -100,7 +100,12 @@
   }
 
   function fromHash() {
-    var id = decodeURIComponent(location.hash.slice(1));
+    var id = location.hash.slice(1);
+    try {
+      id = decodeURIComponent(id);
+    } catch (e) {
+      /* a malformed escape ("#%E0%A4%A"): look the fragment up as it is */
+    }
     if (Object.prototype.hasOwnProperty.call(byId, id)) {
       select(byId[id], true);
       return true;
