@@ -26,14 +26,16 @@ from lockgraph.engine import Engine, Run, analyze
 from lockgraph.engine.graph import Edge
 from lockgraph.errors import InputError, UsageError
 from lockgraph.kernel.explain import explain
+from lockgraph.kernel.limits import MAX_LINE
 from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Report
 from lockgraph.kernel.proc import GraphFeeder, parse_proc
+from lockgraph.kernel.reading import CutReader, cut_line_iter, open_input, read_all
 from lockgraph.kernel.signature import key_frame, signature
-from lockgraph.kernel.splat import ANCHORS, parse_reports, scan
+from lockgraph.kernel.splat import ANCHORS, ScanStats, parse_reports, scan
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
 from lockgraph.report import open_output, write_report
-from lockgraph.sources.files import open_text, read_errors
+from lockgraph.sources.files import read_errors
 from lockgraph.store import DEFAULT_NAME, load_run, save
 
 HELP = "lockdep reports, /proc/lockdep and lock tracepoints (explain, dedupe, graph, path, analyze)"
@@ -106,19 +108,32 @@ scenario table quoted alone)."""
 
 def _reports(path: str) -> list[Report]:
     try:
-        with open_text(path) as stream:
-            head = stream.read(WHOLE)
-            if len(head) < WHOLE:
-                return parse_reports(head, path)
-            return list(scan(_Prepended(head, stream), path))
+        with open_input(path) as stream:
+            reader = CutReader(stream)
+            head = reader.read(WHOLE)
+            stats = ScanStats()
+            if reader.eof:
+                reports = parse_reports(head, path)
+            else:
+                reports = list(scan(_Prepended(head, reader), path, stats))
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(path, exc) from None
+    _note_cut(path, reader.cut + stats.cut)
+    return reports
+
+
+def _note_cut(path: str, cut: int) -> None:
+    if cut:
+        _note(
+            f"{path}: {cut} line{'s' if cut != 1 else ''} longer than {MAX_LINE} characters "
+            "cut to that length"
+        )
 
 
 class _Prepended:
     """A stream whose first read returns what was already read from it."""
 
-    def __init__(self, head: str, stream: TextIO) -> None:
+    def __init__(self, head: str, stream: CutReader) -> None:
         self.head = head
         self.stream = stream
 
@@ -423,10 +438,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     for path in args.traces:
         before = importer.stats.event_lines
         try:
-            with open_text(path) as stream:
-                importer.read(stream, path, f"{_label(path)}:" if several else "")
+            with open_input(path) as stream:
+                reader = CutReader(stream)
+                importer.read(cut_line_iter(reader), path, f"{_label(path)}:" if several else "")
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
+        _note_cut(path, reader.cut)
         if importer.stats.event_lines == before:
             raise InputError(path, 0, _no_events_hint(path))
     stats = importer.stats
@@ -448,8 +465,10 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def _no_events_hint(path: str) -> str:
+    if path == "-":
+        return "no trace events found (expected ftrace, 'trace-cmd report' or 'perf script' text)"
     try:
-        with open_text(path) as stream:
+        with open_input(path) as stream:
             head = stream.read(20000)
     except (OSError, ValueError, EOFError):
         head = ""
@@ -475,10 +494,12 @@ def _finish(args: argparse.Namespace, run: Run) -> int:
 
 def _read(path: str) -> str:
     try:
-        with open_text(path) as stream:
-            return stream.read()
+        with open_input(path) as stream:
+            text, cut = read_all(stream)
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(path, exc) from None
+    _note_cut(path, cut)
+    return text
 
 
 def _has_anchor(text: str) -> bool:

@@ -83,17 +83,70 @@ def _circular(r: Report) -> list[str]:
         return ["Too little of the report is left to show the cycle."]
     names = [d.acquired for d in deps]
     out = [f"The cycle, {len(deps)} lock classes (each arrow: held while taking the next):"]
-    out.append("  " + " -> ".join([*names, names[0]]))
+    out.append("  " + " -> ".join(_collapse_lost([*names, names[0]])))
     out += ["", "Each dependency in words:"]
     order = deps[1:] + deps[:1]  # from the oldest to the one this report adds
+    lost: list[Dependency] = []
     for d in order:
+        if d.entry < 0 and not d.current:
+            lost.append(d)
+            continue
+        out.extend(_lost_words(lost))
+        lost = []
         out.extend(_dependency_words(r, d))
-    out += ["", f"As {len(deps)} tasks (each holds its first lock, then waits for the next):", ""]
-    out.extend(scenario_table(_views(r, deps)))
+    out.extend(_lost_words(lost))
+    if len(deps) > TABLE_TASKS:
+        out += [
+            "",
+            f"As {len(deps)} tasks: too many columns for a table (more than {TABLE_TASKS}).",
+        ]
+    else:
+        out += [
+            "",
+            f"As {len(deps)} tasks (each holds its first lock, then waits for the next):",
+            "",
+        ]
+        out.extend(scenario_table(_views(r, deps)))
     caveat = class_caveat(r, names)
     if caveat:
         out += ["", *caveat]
     return out
+
+
+TABLE_TASKS = 16
+"""The widest cycle drawn as a table of tasks (real cycles have 2 to 8 classes)."""
+LOST_LISTED = 3
+"""Lost dependencies listed one by one; a longer run of them is one line."""
+
+
+def _collapse_lost(names: list[str]) -> list[str]:
+    """Runs of more than ``LOST_LISTED`` lost classes (``?``) as one item."""
+    out: list[str] = []
+    run = 0
+    for name in [*names, ""]:
+        if name == "?":
+            run += 1
+            continue
+        if run > LOST_LISTED:
+            out.append(f"({run} classes lost)")
+        else:
+            out.extend(["?"] * run)
+        run = 0
+        out.append(name)
+    return out[:-1]
+
+
+def _lost_words(lost: list[Dependency]) -> list[str]:
+    if len(lost) <= LOST_LISTED:
+        return [line for d in lost for line in _dependency_words_lost(d)]
+    return [
+        f"  ?  {len(lost)} dependencies, from `{lost[0].holder}` to `{lost[-1].acquired}`: "
+        "lost from the report"
+    ]
+
+
+def _dependency_words_lost(d: Dependency) -> list[str]:
+    return [f"  ?  `{d.acquired}` was taken while holding `{d.holder}`: lost from the report"]
 
 
 def _dependency_words(r: Report, d: Dependency) -> list[str]:
@@ -109,7 +162,7 @@ def _dependency_words(r: Report, d: Dependency) -> list[str]:
             f" while holding `{d.holder}`{where}"
         )
     elif d.entry < 0:
-        return [f"  ?  `{d.acquired}` was taken while holding `{d.holder}`: lost from the report"]
+        return _dependency_words_lost(d)
     else:
         line = f"  #{d.entry} `{who}` took `{d.acquired}`{how} while holding `{d.holder}`"
     path = _call_path(d.stack, who)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgraph.engine.model import Frame
+from lockgraph.kernel.limits import number
 
 REPORT_VERSION = 1
 FORMAT_NAME = "lockgraph-kernel-reports"
@@ -91,8 +92,9 @@ class KFrame:
         """The engine's frame: the location as file/line, the symbol+offset as function."""
         func = self.function + (f"+{self.offset}" if self.offset else "")
         path, _, line = self.location.rpartition(":")
-        if path and line.isdigit():
-            return Frame(path, int(line), func)
+        number = _line_number(line)
+        if path and number is not None:
+            return Frame(path, number, func)
         return Frame.text(func)
 
     def to_json(self) -> dict[str, Any]:
@@ -272,8 +274,9 @@ class KTask:
     @staticmethod
     def parse(text: str, context: str = "") -> KTask:
         comm, slash, pid = text.strip().rpartition("/")
-        if slash and pid.isdigit():
-            return KTask(comm, int(pid), context)
+        number = _pid(pid)
+        if slash and number is not None:
+            return KTask(comm, number, context)
         return KTask(text.strip(), None, context)
 
     def to_json(self) -> dict[str, Any]:
@@ -472,3 +475,11 @@ def acquire_mode(stack: list[KFrame]) -> str:
             if _WRITE_PRIMITIVES.match(name):
                 return "w"
     return "w"
+
+
+def _line_number(text: str) -> int | None:
+    return number(text, 1 << 31)
+
+
+def _pid(text: str) -> int | None:
+    return number(text, 1 << 32)

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from lockgraph.kernel.limits import MAX_CHAIN_INDEX, MAX_HELD, MAX_LINE, cut_lines, number, shown
 from lockgraph.kernel.model import (
     KINDS,
     ChainEntry,
@@ -46,6 +47,7 @@ from lockgraph.kernel.model import (
     ScenarioStep,
     UsageTrace,
 )
+from lockgraph.kernel.reading import LineCutter, cut_blocks
 from lockgraph.kernel.text import Line, clean, split_lines
 
 # -- line patterns (matched on the stripped text of a cleaned line) -------------
@@ -212,9 +214,12 @@ def parse_reports(text: str, source: str = "") -> list[Report]:
 
 
 def parse_lines(raw: list[str], source: str = "", first_no: int = 1) -> list[Report]:
+    raw, cut = cut_lines(raw)
     lines, cleaning = clean(raw, first_no)
     reports = _Parser(source).run(lines)
     repairs = cleaning.describe()
+    if cut:
+        repairs.append(f"{cut} lines longer than {MAX_LINE} characters cut")
     for report in reports:
         report.notes[:0] = repairs
     return reports
@@ -226,6 +231,8 @@ class ScanStats:
     lines: int = 0
     regions: int = 0
     """Regions handed to the parser (near a lockdep phrase)."""
+    cut: int = 0
+    """Lines longer than ``limits.MAX_LINE`` characters, cut as they were read."""
 
 
 BLOCK = 1 << 22
@@ -266,7 +273,9 @@ def scan(
     hits: list[int] = []
     base = 1  # line number of pending[0]
     tail = ""
-    for chunk in _chunks(stream):
+    cutter = LineCutter()
+    for chunk in cut_blocks(_chunks(stream), cutter):
+        stats.cut = cutter.cut
         stats.bytes += len(chunk)
         text = tail + chunk
         if "\r" in text:
@@ -304,6 +313,7 @@ def scan(
         del pending[:consumed]
         hits = [h - consumed for h in hits if h >= consumed]
         base += consumed
+    stats.cut = cutter.cut
     if tail:
         pending.append(tail)
         stats.lines += 1
@@ -432,8 +442,16 @@ def parse_lock(text: str) -> KLock | None:
     return _lock_from(m)
 
 
+def _wait(m: re.Match[str]) -> tuple[int, int] | None:
+    """The ``-{outer:inner}`` wait types (lockdep's are below 8)."""
+    if m["wo"] is None:
+        return None
+    outer, inner = number(m["wo"], 255), number(m["wi"], 255)
+    return (outer, inner) if outer is not None and inner is not None else None
+
+
 def _lock_from(m: re.Match[str]) -> KLock:
-    wait = (int(m["wo"]), int(m["wi"])) if m["wo"] is not None else None
+    wait = _wait(m)
     at: list[KFrame] = []
     if m["at"]:
         frame = parse_frame(m["at"])
@@ -712,8 +730,16 @@ class _Parser:
     def _section_line(self, line: Line, s: str, r: Report) -> bool:
         m = _CHAIN_ENTRY.match(s)
         if m:
-            wait = (int(m["wo"]), int(m["wi"])) if m["wo"] is not None else None
-            entry = ChainEntry(int(m["n"]), KLock(m["name"], usage=m["usage"], wait=wait))
+            index = number(m["n"], MAX_CHAIN_INDEX)
+            if index is None:
+                r.notes.append(
+                    f"line {line.no}: chain entry #{shown(m['n'])} skipped: a chain has at "
+                    f"most {MAX_CHAIN_INDEX + 1} entries (lockdep's limit of lock classes)"
+                )
+                self.frames = None
+                self.expect = ""
+                return True
+            entry = ChainEntry(index, KLock(m["name"], usage=m["usage"], wait=_wait(m)))
             r.chain.append(entry)
             self.frames = entry.stack
             self.expect = ""
@@ -762,7 +788,7 @@ class _Parser:
             lm = _LOCK.match(m["lock"])
             if lm is not None:
                 self.irq_block = IrqDependency(
-                    _lock_from(lm), self.deps_section, int(lm["ops"]) if lm["ops"] else None
+                    _lock_from(lm), self.deps_section, number(lm["ops"] or "", 10**18)
                 )
                 r.irq_dependencies.append(self.irq_block)
                 self.frames = None
@@ -799,7 +825,12 @@ class _Parser:
             return True
         m = _HELD.match(s)
         if m:
-            r.held_count = int(m["n"])
+            r.held_count = number(m["n"], MAX_HELD)
+            if r.held_count is None:
+                r.notes.append(
+                    f"line {line.no}: held-lock count {shown(m['n'])} skipped: above "
+                    f"{MAX_HELD} (lockdep holds at most 48 locks)"
+                )
             self._held_task(r, m["task"])
             self.frames = None
             self.expect = ""
@@ -814,8 +845,8 @@ class _Parser:
         m = _HELD_ENTRY.match(s)
         if m and "held" in self.saw:
             lock = parse_lock(m["rest"])
-            if lock is not None:
-                index = int(m["i"])
+            index = number(m["i"], MAX_HELD)
+            if lock is not None and index is not None:
                 if r.held and r.held[-1].index == index and r.held[-1].lock.name == lock.name:
                     r.held[-1].lock.at.extend(lock.at)
                 else:
@@ -830,7 +861,7 @@ class _Parser:
         m = _CPU_LINE.match(s)
         if m:
             if r.task is None:
-                r.task = KTask(m["comm"], int(m["pid"]))
+                r.task = KTask(m["comm"], number(m["pid"], 1 << 32))
             if not r.kernel and m["version"]:
                 r.kernel = m["version"]
             return True
@@ -1095,9 +1126,9 @@ def _check_complete(r: Report, saw: set[str]) -> None:
     if r.kind == "circular" and r.chain:
         indexes = sorted({e.index for e in r.chain})
         top = indexes[-1]
-        lost = [i for i in range(top + 1) if i not in indexes]
+        lost = _lost_ranges(indexes)
         if lost:
-            missing.append("chain entries " + ", ".join(f"#{i}" for i in lost))
+            missing.append("chain entries " + ", ".join(lost))
         if r.holding and r.chain and _entry(r, top) and _entry(r, top) != r.holding.name:
             r.notes.append(
                 f"chain entry #{top} is {_entry(r, top)}, but the lock held is {r.holding.name}"
@@ -1118,3 +1149,18 @@ def _entry(r: Report, index: int) -> str:
         if e.index == index:
             return e.lock.name
     return ""
+
+
+def _lost_ranges(indexes: list[int]) -> list[str]:
+    """The indexes missing from sorted ``indexes`` (from 0): ``#2``, ``#4..#9``."""
+    out: list[str] = []
+    expected = 0
+    for i in indexes:
+        if i > expected:
+            last = i - 1
+            if last - expected >= 2:
+                out.append(f"#{expected}..#{last}")
+            else:
+                out.extend(f"#{k}" for k in range(expected, last + 1))
+        expected = i + 1
+    return out
