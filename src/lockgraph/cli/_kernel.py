@@ -16,7 +16,6 @@ import difflib
 import json
 import os
 import sys
-from collections import deque
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -25,13 +24,22 @@ from lockgraph.cli._common import add_output_options
 from lockgraph.engine import Engine, Run, analyze
 from lockgraph.engine.graph import Edge
 from lockgraph.errors import InputError, UsageError
+from lockgraph.kernel.classgraph import (
+    CLASS_ONLY,
+    CLASS_ONLY_TEXT,
+    class_only_path,
+    class_pairs,
+    import_graph,
+    mark_class_only,
+    shortest_path,
+)
 from lockgraph.kernel.explain import explain
 from lockgraph.kernel.limits import MAX_LINE
 from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Report
-from lockgraph.kernel.proc import GraphFeeder, parse_proc
+from lockgraph.kernel.proc import GraphFeeder
 from lockgraph.kernel.reading import CutReader, cut_line_iter, open_input, read_all
 from lockgraph.kernel.signature import key_frame, signature
-from lockgraph.kernel.splat import ANCHORS, ScanStats, parse_reports, scan
+from lockgraph.kernel.splat import ScanStats, parse_reports, scan
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
 from lockgraph.report import open_output, write_report
@@ -267,44 +275,12 @@ def _store_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_graph(args: argparse.Namespace) -> int:
-    run = import_graph(list(args.files), list(args.chains))
-    return _finish(args, run)
+    run, feeder = _import(list(args.files), list(args.chains))
+    return _finish(args, run, class_pairs(run, feeder))
 
 
-def import_graph(files: list[str], chains: list[str]) -> Run:
-    engine = Engine()
-    feeder = GraphFeeder(engine)
-    for path in files:
-        text = _read(path)
-        parsed = parse_proc(text)
-        if parsed.kind == "lockdep":
-            n = feeder.feed_lockdep(parsed, _label(path))
-            _note(f"{path}: {len(parsed.classes)} classes, {n} dependencies")
-            continue
-        if parsed.kind == "lockdep_chains":
-            n = feeder.feed_chains(parsed, _label(path))
-            _note(f"{path}: {n} chains")
-            continue
-        reports = parse_reports(text, path) if _has_anchor(text) else []
-        if not reports:
-            raise InputError(
-                path,
-                0,
-                "neither /proc/lockdep, /proc/lockdep_chains nor a lockdep report "
-                f"(it looks like {parsed.kind})"
-                if parsed.kind != "unknown"
-                else "neither /proc/lockdep, /proc/lockdep_chains nor a lockdep report",
-            )
-        n = sum(feeder.feed_report(r, f"{_label(path)}:{r.first_line}") for r in reports)
-        _note(f"{path}: {len(reports)} reports, {n} dependencies")
-    for path in chains:
-        parsed = parse_proc(_read(path))
-        if parsed.kind != "lockdep_chains":
-            raise InputError(path, 0, "not a /proc/lockdep_chains copy (no 'irq_context:' lines)")
-        _note(f"{path}: {feeder.feed_chains(parsed, _label(path))} chains")
-    run = engine.finish(end_of_trace=False, sources=[*files, *chains])
-    feeder.class_only(run)
-    return run
+def _import(files: list[str], chains: list[str]) -> tuple[Run, GraphFeeder]:
+    return import_graph(files, chains, _read, _note, _label)
 
 
 def _path_parser(ksub: Any) -> None:
@@ -331,7 +307,7 @@ def _path_parser(ksub: Any) -> None:
 
 def run_path(args: argparse.Namespace) -> int:
     if args.files or args.chains:
-        run = import_graph(list(args.files), list(args.chains))
+        run, _ = _import(list(args.files), list(args.chains))
     else:
         run = load_run(args.data_file or DEFAULT_NAME)
     graph = run.graph
@@ -347,6 +323,7 @@ def run_path(args: argparse.Namespace) -> int:
             "depends": path is not None,
             "path": [_edge_json(run, e) for e in path or []],
             "reverse": [_edge_json(run, e) for e in back or []],
+            "precision": _path_precision(path or back or []),
         }
         _dump(doc, sys.stdout)
     elif path is not None:
@@ -354,34 +331,23 @@ def run_path(args: argparse.Namespace) -> int:
         print(f"{args.source} depends on {args.target}: " + " -> ".join(names))
         for e in path:
             print(f"  {_edge_text(run, e)}")
+        if class_only_path(path):
+            print(CLASS_ONLY_TEXT)
     else:
         print(f"{args.source} does not depend on {args.target}")
         if back:
             names = [graph.classes[dst].key] + [e.dst.key for e in back]
             print(f"but {args.target} depends on {args.source}: " + " -> ".join(names))
+            if class_only_path(back):
+                print(CLASS_ONLY_TEXT)
     return 0 if path is not None else 1
 
 
-def shortest_path(run: Run, src: int, dst: int) -> list[Edge] | None:
-    if src == dst:
-        return []
-    parent: dict[int, Edge | None] = {src: None}
-    queue = deque([src])
-    while queue:
-        node = queue.popleft()
-        for nxt, edge in sorted(run.graph.succ[node].items()):
-            if nxt in parent or not edge.bits:
-                continue
-            parent[nxt] = edge
-            if nxt == dst:
-                path = []
-                link = parent[nxt]
-                while link is not None:
-                    path.append(link)
-                    link = parent[link.src.id]
-                return path[::-1]
-            queue.append(nxt)
-    return None
+def _path_precision(path: list[Edge]) -> str:
+    """``class-only`` for a path from class-level data, ``instance`` otherwise."""
+    if not path:
+        return ""
+    return CLASS_ONLY if class_only_path(path) else "instance"
 
 
 def _class(run: Run, name: str) -> int:
@@ -483,8 +449,12 @@ def _no_events_hint(path: str) -> str:
 # -- shared -------------------------------------------------------------------------
 
 
-def _finish(args: argparse.Namespace, run: Run) -> int:
+def _finish(
+    args: argparse.Namespace, run: Run, class_only: set[tuple[str, str]] | None = None
+) -> int:
     findings = analyze(run)
+    if class_only:
+        mark_class_only(findings, class_only)
     if args.data_file:
         save(args.data_file, run, findings)
     view = View(findings, args.show_pruned, run, list(run.sources), run.events)
@@ -500,10 +470,6 @@ def _read(path: str) -> str:
         raise read_errors(path, exc) from None
     _note_cut(path, cut)
     return text
-
-
-def _has_anchor(text: str) -> bool:
-    return any(a in text for a in ANCHORS)
 
 
 def _label(path: str) -> str:

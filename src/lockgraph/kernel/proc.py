@@ -390,6 +390,7 @@ class GraphFeeder:
             engine.acquire(task, self.use(dep.acquired), _site(dep.stack))
             engine.release(task, self.lock(dep.acquired))
             engine.release(task, self.lock(dep.holder))
+            self._imported(dep.holder, dep.acquired)
             count += 1
         names = [h.lock.name for h in report.held]
         if len(names) > 1:
@@ -398,6 +399,9 @@ class GraphFeeder:
             for h in report.held:
                 name = h.lock.name
                 engine.acquire(task, self.use(name, trylock=name in taken), _site(h.lock.at))
+                for before in taken:
+                    if before != name:
+                        self._imported(before, name)
                 taken.append(name)
                 count += 1
             for name in reversed(taken):
