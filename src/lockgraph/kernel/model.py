@@ -331,6 +331,9 @@ class Report:
     kind_from: str = "title"
     """How the kind was known: ``title``, ``body`` (the wording of the report) or
     ``banner`` (only the width of its ``=====`` line)."""
+    text: list[str] = field(default_factory=list, repr=False, compare=False)
+    """The report's printk lines from its title line on (console prefixes removed), as
+    syzbot's title rules read them; empty when the title line was lost."""
 
     # -- derived ----------------------------------------------------------------
 

@@ -1,12 +1,12 @@
-"""Titles that group duplicate reports, the way syzbot names its bugs.
+"""Titles that group duplicate reports: syzbot's, or one in its style.
 
-A signature is the kind's phrase and the function "where it happened":
-``possible deadlock in FUNCTION`` (circular, recursive, irq inversion,
-``-safe -> -unsafe``), ``inconsistent lock state in FUNCTION``, ``WARNING: bad unlock
-balance in FUNCTION``, ``WARNING: locking bug in FUNCTION`` (invalid wait context)...
-The function is the first frame, in the order below, that is not a locking
-primitive, a lockdep or printk internal, or another helper that many unrelated
-call chains share:
+A report that kept its title line gets the title syzbot gives it (``syzbot.title``:
+syzkaller's rules, exactly). A report whose title line was lost gets one in the same
+style: the kind's phrase and the function "where it happened", ``possible deadlock in
+FUNCTION`` (circular, recursive, irq inversion, ``-safe -> -unsafe``), ``inconsistent
+lock state in FUNCTION``, ``WARNING: bad unlock balance in FUNCTION``... The function
+is the first frame, in the order below, that is not a locking primitive, a lockdep or
+printk internal, or another helper that many unrelated call chains share:
 
 * circular locking: the site of the lock being acquired, then of the lock held,
   then the dependency chain's stacks as printed, then the backtrace; workqueue
@@ -19,9 +19,9 @@ call chains share:
   the site of the lock (the first held lock).
 
 Function names lose compiler suffixes (``.isra.12``, ``.cold``) and syscall
-prefixes (``__x64_sys_``, ``SyS_``, ``__se_sys_`` ...), so the same bug seen on
-several kernels and architectures gets one title. Unreliable (``?``) frames are
-never used. When no frame qualifies, the title is lockdep's own.
+prefixes (``__x64_sys_``, ``SyS_``, ``__se_sys_`` ...). Unreliable (``?``) frames are
+never used. When no frame qualifies, the title is lockdep's own. ``key_frame`` (the
+frame a graph shows for a dependency) follows the same choice.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 
 from lockgraph.engine.model import Frame
+from lockgraph.kernel import syzbot
 from lockgraph.kernel.model import KINDS, KFrame, Report
 
 _SKIP = re.compile(
@@ -166,7 +167,12 @@ _PHRASES = {
 
 
 def signature(report: Report) -> str:
-    """The title grouping ``report`` with its duplicates."""
+    """The title grouping ``report`` with its duplicates: syzbot's own (``syzbot``) when
+    the report kept its title line, else one in its style from what is left."""
+    if report.text:
+        title = syzbot.title(report.text)
+        if title:
+            return title
     function = key_function(report)
     phrase = _PHRASES.get(report.kind)
     if function and phrase:

@@ -48,6 +48,7 @@ from lockgraph.kernel.model import (
     UsageTrace,
 )
 from lockgraph.kernel.reading import LineCutter, cut_blocks
+from lockgraph.kernel.syzbot import ends_report
 from lockgraph.kernel.text import Line, clean, split_lines
 
 # -- line patterns (matched on the stripped text of a cleaned line) -------------
@@ -487,6 +488,8 @@ class _Parser:
         self.trace_started = False
         self.saw: set[str] = set()
         self.banner_width = 0
+        self.text_ended = False
+        """The report's text for syzbot's rules ended (``syzbot.ends_report``)."""
 
     def run(self, lines: list[Line]) -> list[Report]:
         for line in lines:
@@ -542,6 +545,11 @@ class _Parser:
         if other and not (_BANNER.match(s) or _is_lockdep_title(s)):
             self._drop()
             return
+        if r is not None and r.text and not self.text_ended:
+            if not self.caller and ends_report(line.text):
+                self.text_ended = True  # (with caller ids, syzbot reads past it)
+            else:
+                r.text.append(line.text)
         if _BANNER.match(s):
             if r is None or not self.header or r.title or r.kernel:
                 self.start(line, banner=len(s))
@@ -592,6 +600,8 @@ class _Parser:
             if r is None or not self.header or r.title:
                 r = self.start(line)
             r.title = s_title(m)
+            r.text = [line.text]
+            self.text_ended = False
             r.kind = kind
             r.kind_from = "title"
             r.last_line = line.no
