@@ -42,6 +42,7 @@ syzbot would recognise. The rules, as syzkaller applies them:
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -61,20 +62,21 @@ STACK = _re(r"(?!)")
 """A step that reads a whole stack (a sentinel: it matches nothing itself)."""
 _CALL_TRACE = _re(r"(?:Call (?:T|t)race:)|(?:Backtrace:)")
 _AT = _re(r"at: (?:{PC} +)?{FUNC}")
-_STACK_STARTS = [
-    _re(p)
-    for p in (
-        r"Call (?:T|t)race",
-        r"Allocated:",
-        r"Allocated by task [0-9]+:",
-        r"Freed:",
-        r"Freed by task [0-9]+:",
-        r"[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:",
-        r"Backtrace:",
-        r"Uninit was stored to memory at",
-        r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}",
+_STACK_START = _re(
+    "|".join(
+        [
+            r"Call (?:T|t)race",
+            r"Allocated:",
+            r"Allocated by task [0-9]+:",
+            r"Freed:",
+            r"Freed by task [0-9]+:",
+            r"[^k] backtrace(?: \(crc [0-9a-fA-F]*\))?:",
+            r"Backtrace:",
+            r"Uninit was stored to memory at",
+            r"status: [0-9a-f]{16} badaddr: [0-9a-f]{16} cause: [0-9a-f]{16}",
+        ]
     )
-]
+)
 _FRAME_LINES = [
     _re(r"^ *(?:{PC} ){0,2}{FUNC}"),
     # ARM: "[<pc>] (f) from [<lr>] (g+0x..)": both functions
@@ -445,7 +447,7 @@ def _guilty(lines: list[str], fmt: _Format) -> list[str]:
             while at < len(lines):
                 line = lines[at]
                 at += 1
-                if _CORRUPTED_LINE.search(line) or any(s.search(line) for s in _STACK_STARTS):
+                if _CORRUPTED_LINE.search(line) or _STACK_START.search(line):
                     break
                 if i != len(parts) - 1:
                     m = parts[i + 1].search(line)
@@ -472,14 +474,14 @@ def _guilty(lines: list[str], fmt: _Format) -> list[str]:
 
 
 def _names(m: re.Match[str], skip: re.Pattern[str]) -> list[str]:
-    out = []
-    for group in m.groups():
-        if group is None:
-            continue
-        name = demangle(group)
-        if not skip.search(name):
-            out.append(name)
-    return out
+    return [name for group in m.groups() if group is not None for name in _kept(group, skip)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept(group: str, skip: re.Pattern[str]) -> tuple[str, ...]:
+    """``(name,)`` for a frame's function that is not skipped, else ``()``."""
+    name = demangle(group)
+    return () if skip.search(name) else (name,)
 
 
 def strip_prefix(name: str) -> str:
@@ -528,19 +530,18 @@ _NOT_OOPS = re.compile(
         ]
     )
 )  # fmt: skip
-_INFO_WITH_STACK = (
-    "vmalloc: allocation failure:",
-    "FAULT_INJECTION: forcing a failure",
-    "FAULT_FLAG_ALLOW_RETRY missing",
+_INFO_WITH_STACK = re.compile(
+    "vmalloc: allocation failure:|FAULT_INJECTION: forcing a failure|FAULT_FLAG_ALLOW_RETRY missing"
 )
+_OOPS_HEADER = re.compile("|".join(re.escape(h) for h in _OOPS_HEADERS))
 
 
 def ends_report(line: str) -> bool:
     """Whether syzbot's report ends before ``line`` (a later line of a log without
     printk caller ids): another report's header, or a message that prints a stack."""
-    if any(m in line for m in _INFO_WITH_STACK):
-        return True
-    return any(h in line for h in _OOPS_HEADERS) and _NOT_OOPS.search(line) is None
+    if _OOPS_HEADER.search(line) is None:
+        return _INFO_WITH_STACK.search(line) is not None
+    return _INFO_WITH_STACK.search(line) is not None or _NOT_OOPS.search(line) is None
 
 
 # -- clean-up of the title ------------------------------------------------------------
