@@ -35,7 +35,7 @@ from lockgraph.kernel.classgraph import (
 )
 from lockgraph.kernel.explain import explain
 from lockgraph.kernel.limits import MAX_LINE
-from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Report
+from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Splat
 from lockgraph.kernel.proc import GraphFeeder
 from lockgraph.kernel.reading import CutReader, cut_line_iter, open_input, read_all
 from lockgraph.kernel.signature import key_frame, signature
@@ -99,7 +99,7 @@ def run_explain(args: argparse.Namespace) -> int:
     return 1 if reports else 0
 
 
-def reports_json(reports: list[Report]) -> dict[str, Any]:
+def reports_json(reports: list[Splat]) -> dict[str, Any]:
     return {
         "format": FORMAT_NAME,
         "version": REPORT_VERSION,
@@ -114,7 +114,7 @@ WHOLE = 1 << 23
 scenario table quoted alone)."""
 
 
-def _reports(path: str) -> list[Report]:
+def _reports(path: str) -> list[Splat]:
     try:
         with open_input(path) as stream:
             reader = CutReader(stream)
@@ -172,7 +172,7 @@ def _dedupe_parser(ksub: Any) -> None:
 
 
 def run_dedupe(args: argparse.Namespace) -> int:
-    groups: dict[str, list[Report]] = {}
+    groups: dict[str, list[Splat]] = {}
     files = 0
     for path in _walk(args.paths):
         files += 1
@@ -209,7 +209,7 @@ def run_dedupe(args: argparse.Namespace) -> int:
     return 1 if groups else 0
 
 
-def _dedupe_table(ordered: list[tuple[str, list[Report]]], files: int) -> str:
+def _dedupe_table(ordered: list[tuple[str, list[Splat]]], files: int) -> str:
     if not ordered:
         return f"lockgraph: no lockdep report in {files} file{'s' if files != 1 else ''}\n"
     width = min(70, max(len("title"), *(len(sig) for sig, _ in ordered)))

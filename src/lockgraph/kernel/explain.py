@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from lockgraph.engine.findings import DependencyView, SiteView, WitnessView
-from lockgraph.kernel.model import KINDS, Dependency, KFrame, Report
+from lockgraph.kernel.model import KINDS, Dependency, KFrame, Splat
 from lockgraph.kernel.render import render_report
 from lockgraph.kernel.signature import _first as first_function
 from lockgraph.kernel.signature import key_function, signature
@@ -30,7 +30,7 @@ from lockgraph.report.text import scenario_table
 _RULE = "-" * 72
 
 
-def explain(reports: list[Report], clean_copy: bool = True) -> str:
+def explain(reports: list[Splat], clean_copy: bool = True) -> str:
     out: list[str] = []
     for i, r in enumerate(reports, 1):
         out.append(explain_one(r, i, len(reports), clean_copy))
@@ -39,7 +39,7 @@ def explain(reports: list[Report], clean_copy: bool = True) -> str:
     return "\n".join(out)
 
 
-def explain_one(r: Report, number: int = 1, total: int = 1, clean_copy: bool = True) -> str:
+def explain_one(r: Splat, number: int = 1, total: int = 1, clean_copy: bool = True) -> str:
     out = [
         "=" * 72,
         f"report {number} of {total}: {signature(r)}",
@@ -77,7 +77,7 @@ def explain_one(r: Report, number: int = 1, total: int = 1, clean_copy: bool = T
 # -- circular locking ------------------------------------------------------------
 
 
-def _circular(r: Report) -> list[str]:
+def _circular(r: Splat) -> list[str]:
     deps = r.cycle
     if not deps:
         return ["Too little of the report is left to show the cycle."]
@@ -149,7 +149,7 @@ def _dependency_words_lost(d: Dependency) -> list[str]:
     return [f"  ?  `{d.acquired}` was taken while holding `{d.holder}`: lost from the report"]
 
 
-def _dependency_words(r: Report, d: Dependency) -> list[str]:
+def _dependency_words(r: Splat, d: Dependency) -> list[str]:
     who = first_function(d.stack) or "?"
     how = " (shared)" if d.mode in ("r", "R") else ""
     if d.current:
@@ -191,7 +191,7 @@ def _short(frames: list[KFrame]) -> str:
     return first_function(frames) or (frames[0].symbol if frames else "?")
 
 
-def _views(r: Report, deps: list[Dependency]) -> list[DependencyView]:
+def _views(r: Splat, deps: list[Dependency]) -> list[DependencyView]:
     views = []
     used: set[str] = set()
     for i, d in enumerate(deps):
@@ -211,7 +211,7 @@ def _views(r: Report, deps: list[Dependency]) -> list[DependencyView]:
     return views
 
 
-def _held_mode(r: Report, deps: list[Dependency], d: Dependency) -> str:
+def _held_mode(r: Splat, deps: list[Dependency], d: Dependency) -> str:
     """How ``d.holder`` is held: as it was taken in the dependency that acquired it."""
     if d.current and r.holding and r.holding.read:
         return "r"
@@ -252,7 +252,7 @@ def instance_scope(name: str) -> str:
     return ""
 
 
-def class_caveat(r: Report, names: list[str]) -> list[str]:
+def class_caveat(r: Splat, names: list[str]) -> list[str]:
     scoped = [(n, instance_scope(n)) for n in dict.fromkeys(names)]
     many = [(n, why) for n, why in scoped if why]
     if not many:
@@ -288,7 +288,7 @@ def class_caveat(r: Report, names: list[str]) -> list[str]:
     return out
 
 
-def _known_instances(r: Report) -> list[str]:
+def _known_instances(r: Splat) -> list[str]:
     out = []
     if r.acquiring and r.acquiring.address:
         out.append(f"{r.acquiring.name} at {r.acquiring.address} (being acquired)")
@@ -300,7 +300,7 @@ def _known_instances(r: Report) -> list[str]:
 # -- other kinds -------------------------------------------------------------------
 
 
-def _recursive(r: Report) -> list[str]:
+def _recursive(r: Splat) -> list[str]:
     a, h = r.acquiring, r.holding
     name = a.name if a else "?"
     who = r.task.name if r.task else "the task"
@@ -328,7 +328,7 @@ def _recursive(r: Report) -> list[str]:
     return out
 
 
-def _inconsistent(r: Report) -> list[str]:
+def _inconsistent(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     change = r.usage_change or ("?", "?")
     then, now = change
@@ -353,7 +353,7 @@ def _irq_rule(then: str, now: str, lock: str) -> str:
     )
 
 
-def _irq_inversion(r: Report) -> list[str]:
+def _irq_inversion(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     other = r.other_lock.name if r.other_lock else "?"
     irq = (r.irq or "irq").lower()
@@ -377,7 +377,7 @@ def _irq_inversion(r: Report) -> list[str]:
     ]
 
 
-def _safe_unsafe(r: Report) -> list[str]:
+def _safe_unsafe(r: Splat) -> list[str]:
     irq = (r.irq or "HARDIRQ").lower()
     safe = r.safe_lock.name if r.safe_lock else "?"
     unsafe = r.unsafe_lock.name if r.unsafe_lock else (r.acquiring.name if r.acquiring else "?")
@@ -402,7 +402,7 @@ def _safe_unsafe(r: Report) -> list[str]:
     return out
 
 
-def _bad_unlock(r: Report) -> list[str]:
+def _bad_unlock(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     who = r.task.name if r.task else "the task"
     where = _short(r.acquiring.at) if r.acquiring and r.acquiring.at else "?"
@@ -415,7 +415,7 @@ def _bad_unlock(r: Report) -> list[str]:
     ]
 
 
-def _held_somewhere(r: Report) -> list[str]:
+def _held_somewhere(r: Splat) -> list[str]:
     who = r.task.name if r.task else "the task"
     where = (
         "returns to user space"
@@ -430,7 +430,7 @@ def _held_somewhere(r: Report) -> list[str]:
     ]
 
 
-def _held_freed(r: Report) -> list[str]:
+def _held_freed(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     return [
         f"The memory {r.freed or '?'} being freed holds `{lock}`, which is still locked "
@@ -439,7 +439,7 @@ def _held_freed(r: Report) -> list[str]:
     ]
 
 
-def _invalid_wait(r: Report) -> list[str]:
+def _invalid_wait(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     wait = r.acquiring.wait if r.acquiring else None
     inner = f" (wait type {wait[1]})" if wait else ""
@@ -458,7 +458,7 @@ def _invalid_wait(r: Report) -> list[str]:
     ]
 
 
-def _rcu(r: Report) -> list[str]:
+def _rcu(r: Splat) -> list[str]:
     where = key_function(r) or "?"
     held = ", ".join(f"`{h.lock.name}`" for h in r.held) or "nothing"
     return [
@@ -468,7 +468,7 @@ def _rcu(r: Report) -> list[str]:
     ]
 
 
-def _unknown(r: Report) -> list[str]:
+def _unknown(r: Splat) -> list[str]:
     return ["Too little of the report is left to tell what lockdep found."]
 
 

@@ -1,7 +1,7 @@
 """The structured form of a lockdep report: plain data, JSON-ready.
 
 ``splat`` fills these from console text; ``signature`` and ``explain`` read them.
-The JSON form (``Report.to_json``, documented in ``docs/kernel.md``) is versioned by
+The JSON form (``Splat.to_json``, documented in ``docs/kernel.md``) is versioned by
 ``REPORT_VERSION``.
 
 Lock usage strings (``{+.+.}``) follow lockdep's ``get_usage_chars()``: one pair of
@@ -22,28 +22,13 @@ from typing import Any
 
 from lockgraph.engine.model import Frame
 from lockgraph.kernel.limits import number
+from lockgraph.kernel.wording import TITLES
 
 REPORT_VERSION = 1
 FORMAT_NAME = "lockgraph-kernel-reports"
 
-KINDS: dict[str, str] = {
-    "circular": "possible circular locking dependency detected",
-    "recursive": "possible recursive locking detected",
-    "inconsistent": "inconsistent lock state",
-    "irq-inversion": "possible irq lock inversion dependency detected",
-    "irq-safe-unsafe": "irq-safe -> irq-unsafe lock order detected",
-    "bad-unlock": "bad unlock balance detected!",
-    "held-return": "lock held when returning to user space!",
-    "held-freed": "held lock freed!",
-    "still-held": "still has locks held!",
-    "invalid-wait": "Invalid wait context",
-    "rcu": "suspicious RCU usage",
-    "nested-lock": "Nested lock was not taken",
-    "bad-contention": "bad contention detected!",
-    "held-exit": "lock held at task exit time!",
-    "unknown": "lockdep report of unknown kind",
-}
-"""Every report kind lockgraph recognises, with lockdep's title."""
+KINDS = TITLES
+"""Every report kind lockgraph recognises, with lockdep's title (``wording.TITLES``)."""
 
 _STATES_NEW = ("HARDIRQ-W", "HARDIRQ-R", "SOFTIRQ-W", "SOFTIRQ-R")
 _STATES_6 = (*_STATES_NEW, "RECLAIM_FS-W", "RECLAIM_FS-R")
@@ -284,7 +269,7 @@ class KTask:
 
 
 @dataclass
-class Report:
+class Splat:
     """One lockdep report, as much of it as the text still holds."""
 
     kind: str = "unknown"
@@ -446,6 +431,10 @@ class Report:
             **_stack("backtrace", self.backtrace),
             "hardware": self.hardware,
         }
+
+
+Report = Splat
+"""The former name of ``Splat`` (a parsed lockdep report), kept for importers."""
 
 
 def _stack(key: str, frames: list[KFrame]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
 from lockgraph.engine.analysis import Run
 from lockgraph.kernel.limits import number, shown
-from lockgraph.kernel.model import KFrame, Report
+from lockgraph.kernel.model import KFrame, Splat
 from lockgraph.kernel.signature import from_key_frame
 
 _CLASS = re.compile(
@@ -375,7 +375,7 @@ class GraphFeeder:
                 engine.release(task, self.lock(name))
         return len(parsed.chains)
 
-    def feed_report(self, report: Report, label: str) -> int:
+    def feed_report(self, report: Splat, label: str) -> int:
         """A report's dependencies: its cycle's, and the order of its held locks."""
         engine = self.engine
         count = 0

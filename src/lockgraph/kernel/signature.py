@@ -30,7 +30,7 @@ import re
 
 from lockgraph.engine.model import Frame
 from lockgraph.kernel import syzbot
-from lockgraph.kernel.model import KINDS, KFrame, Report
+from lockgraph.kernel.model import KINDS, KFrame, Splat
 
 _SKIP = re.compile(
     "|".join(
@@ -166,7 +166,7 @@ _PHRASES = {
 }
 
 
-def signature(report: Report) -> str:
+def signature(report: Splat) -> str:
     """The title grouping ``report`` with its duplicates: syzbot's own (``syzbot``) when
     the report kept its title line, else one in its style from what is left."""
     if report.text:
@@ -182,7 +182,7 @@ def signature(report: Report) -> str:
     return f"WARNING: {KINDS.get(report.kind, KINDS['unknown'])}"
 
 
-def key_function(report: Report) -> str:
+def key_function(report: Splat) -> str:
     """The function a signature names, or "" when no frame qualifies."""
     kind = report.kind
     if kind in ("recursive", "irq-inversion"):
