@@ -8,6 +8,9 @@ import sys
 import tracemalloc
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from conftest import run_cli
 from lockgraph.kernel.limits import MAX_CHAIN_INDEX, MAX_LINE, number, shown
 from lockgraph.kernel.proc import parse_proc
@@ -157,3 +160,16 @@ def test_a_long_line_through_the_cli_is_cut_with_a_note(tmp_path: Path) -> None:
     result = run_cli("kernel", "explain", "--brief", str(path), timeout=120)
     assert result.returncode == 1, result.stderr
     assert f"1 line longer than {MAX_LINE} characters cut" in result.stderr
+
+
+@given(
+    st.lists(st.text(alphabet="ab\nx", max_size=30), max_size=6),
+    st.integers(min_value=1, max_value=8),
+)
+@settings(max_examples=300, deadline=None)
+def test_line_cutter_matches_cutting_the_whole_text(chunks: list[str], limit: int) -> None:
+    cutter = LineCutter(limit)
+    got = "".join(cutter.feed(c) for c in chunks)
+    lines = "".join(chunks).split("\n")
+    assert got == "\n".join(x[:limit] for x in lines)
+    assert cutter.cut == sum(1 for x in lines if len(x) > limit)

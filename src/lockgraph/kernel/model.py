@@ -319,6 +319,9 @@ class Splat:
     text: list[str] = field(default_factory=list, repr=False, compare=False)
     """The report's printk lines from its title line on (console prefixes removed), as
     syzbot's title rules read them; empty when the title line was lost."""
+    text_callers: bool = field(default=False, repr=False, compare=False)
+    """The lines carried printk caller ids (syzbot's report then runs past other
+    reports' lines: ``syzbot.title``)."""
 
     # -- derived ----------------------------------------------------------------
 

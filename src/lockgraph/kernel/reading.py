@@ -67,10 +67,10 @@ class LineCutter:
             if before <= limit:
                 self.cut += 1
             return chunk[: max(0, limit - before)]
-        parts = chunk.split("\n")
-        if self.run + len(parts[0]) <= limit and max(map(len, parts)) <= limit:
-            self.run = len(parts[-1])
+        if self._fits(chunk):
+            self.run = len(chunk) - chunk.rfind("\n") - 1
             return chunk
+        parts = chunk.split("\n")
         out = []
         for i, part in enumerate(parts):
             if i:
@@ -82,6 +82,22 @@ class LineCutter:
                 part = part[: max(0, limit - before)]
             out.append(part)
         return "\n".join(out)
+
+    def _fits(self, chunk: str) -> bool:
+        """Whether no line of ``chunk`` goes past the limit: one ``rfind`` per window of
+        ``limit`` characters (a window without a newline holds a long line)."""
+        n = len(chunk)
+        pos = 0
+        room = self.limit - self.run  # what the line in progress may still take
+        if room < 0:
+            return False  # the line in progress is already being cut
+        while pos + room < n:
+            newline = chunk.rfind("\n", pos, pos + room + 1)
+            if newline < 0:
+                return False
+            pos = newline + 1
+            room = self.limit
+        return True
 
 
 class CutReader:

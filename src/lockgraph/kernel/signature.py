@@ -170,7 +170,7 @@ def signature(report: Splat) -> str:
     """The title grouping ``report`` with its duplicates: syzbot's own (``syzbot``) when
     the report kept its title line, else one in its style from what is left."""
     if report.text:
-        title = syzbot.title(report.text)
+        title = syzbot.title(report.text, report.text_callers)
         if title:
             return title
     function = key_function(report)

@@ -357,13 +357,21 @@ FORMATS: dict[str, list[_Format]] = {
 _HEADERS = ("BUG:", "WARNING:", "INFO:")
 
 
-def title(lines: list[str]) -> str | None:
-    """syzbot's title of the report whose printk lines (title line first) are ``lines``."""
+def title(lines: list[str], callers: bool = False) -> str | None:
+    """syzbot's title of the report whose printk lines (title line first) are ``lines``.
+
+    ``callers``: the lines carried printk caller ids. Without them, syzbot's report
+    ends before another report's header or a message that prints its own stack
+    (``ends_report``); with them, it reads on (other callers' lines were dropped).
+    """
     if not lines:
         return None
     header = next((h for h in _HEADERS if h in lines[0]), None)
     if header is None:
         return None
+    if not callers:
+        end = next((i for i in range(1, len(lines)) if ends_report(lines[i])), len(lines))
+        lines = lines[:end]
     return clean_title(_describe(lines, header))
 
 
@@ -533,14 +541,14 @@ _NOT_OOPS = re.compile(
 _INFO_WITH_STACK = re.compile(
     "vmalloc: allocation failure:|FAULT_INJECTION: forcing a failure|FAULT_FLAG_ALLOW_RETRY missing"
 )
-_OOPS_HEADER = re.compile("|".join(re.escape(h) for h in _OOPS_HEADERS))
+_ENDS = re.compile("|".join([_INFO_WITH_STACK.pattern, *(re.escape(h) for h in _OOPS_HEADERS)]))
 
 
 def ends_report(line: str) -> bool:
     """Whether syzbot's report ends before ``line`` (a later line of a log without
     printk caller ids): another report's header, or a message that prints a stack."""
-    if _OOPS_HEADER.search(line) is None:
-        return _INFO_WITH_STACK.search(line) is not None
+    if _ENDS.search(line) is None:
+        return False  # (almost every line: one pass)
     return _INFO_WITH_STACK.search(line) is not None or _NOT_OOPS.search(line) is None
 
 

@@ -26,7 +26,6 @@ from lockgraph.kernel.model import (
 from lockgraph.kernel.splat import patterns as p
 from lockgraph.kernel.splat.finish import finish, worth_keeping
 from lockgraph.kernel.splat.sections import EXACT, SECTIONS, State
-from lockgraph.kernel.syzbot import ends_report
 from lockgraph.kernel.text import Line, clean, split_lines
 
 
@@ -105,11 +104,8 @@ class _Parser:
         if other and not (p.BANNER.match(s) or p.is_lockdep_title(s)):
             self._drop(st)
             return
-        if r.text and not st.text_ended:
-            if not st.caller and ends_report(line.text):
-                st.text_ended = True  # (with caller ids, syzbot reads past it)
-            else:
-                r.text.append(line.text)
+        if r.text:
+            r.text.append(line.text)
         if p.BANNER.match(s):
             if not st.header or r.title or r.kernel:
                 self.start(line, banner=len(s))
@@ -159,7 +155,7 @@ class _Parser:
             r = st.report
             r.title = p.title_text(m)
             r.text = [line.text]
-            st.text_ended = False
+            r.text_callers = bool(st.caller)
             r.kind = kind
             r.kind_from = "title"
             r.last_line = line.no

@@ -55,8 +55,6 @@ class State:
     trace_started: bool = False
     saw: set[str] = field(default_factory=set)
     """The sections seen (``finish`` infers the kind of a report without title)."""
-    text_ended: bool = False
-    """The report's text for syzbot's rules ended (``syzbot.ends_report``)."""
 
 
 Handler = Callable[[State, Line, str, "re.Match[str] | None"], bool]
@@ -294,8 +292,9 @@ def rcu_message(st: State, line: Line, s: str, m: re.Match[str] | None) -> bool:
     return True
 
 
-def _prefix(text: str | tuple[str, ...]) -> Callable[[str], bool]:
-    return lambda s: s.startswith(text)
+def _prefix(*texts: str) -> Callable[[str], object]:
+    """A test for lines that start with one of ``texts`` (a pattern: matched in C)."""
+    return re.compile("|".join(re.escape(t) for t in texts)).match
 
 
 EXACT: dict[str, Handler] = {
@@ -323,7 +322,7 @@ SECTIONS: list[tuple[Callable[[str], object], Handler]] = [
     (p.INCONSISTENT.match, inconsistent),
     (p.REGISTERED.match, registered),
     (_prefix("Chain exists of"), chain_exists),
-    (lambda s: " --> " in s, chain_summary),
+    (re.compile(r".*? --> ").match, chain_summary),
     (p.SCENARIO.match, scenario),
     (_prefix(w.NESTING), nesting),
     (p.HELD.match, held),
@@ -336,7 +335,7 @@ SECTIONS: list[tuple[Callable[[str], object], Handler]] = [
     (p.CONTEXT.match, context),
     (_prefix("rcu_scheduler_active"), rcu_active),
     (p.RCU_MESSAGE.match, rcu_message),
-    (_prefix(("irq event stamp:", "hardirqs last", "softirqs last", "and ")), known),
+    (_prefix("irq event stamp:", "hardirqs last", "softirqs last", "and "), known),
 ]
 """The other section lines, tried in order: a test on the stripped line (a pattern's
 ``match`` or a prefix), and the handler that reads it (False: not this section)."""
