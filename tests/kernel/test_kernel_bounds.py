@@ -173,3 +173,16 @@ def test_line_cutter_matches_cutting_the_whole_text(chunks: list[str], limit: in
     lines = "".join(chunks).split("\n")
     assert got == "\n".join(x[:limit] for x in lines)
     assert cutter.cut == sum(1 for x in lines if len(x) > limit)
+
+
+def test_trace_line_with_a_pid_of_thousands_of_digits_is_no_event(tmp_path: Path) -> None:
+    trace = tmp_path / "trace.txt"
+    trace.write_text(
+        "# tracer: nop\n"
+        f"            bash-{'9' * 5000}    [000] ..... 49.339890: lock_acquire: "
+        "00000000aaaa0001 &a->lock\n"
+    )
+    result = run_cli("kernel", "analyze", str(trace))
+    assert result.returncode == 2
+    assert "no trace events found" in result.stderr
+    assert "Traceback" not in result.stderr and "digits" not in result.stderr
