@@ -1,7 +1,7 @@
 """``lockgraph kernel ...``: lockdep reports, ``/proc/lockdep*`` and lock tracepoints.
 
 * ``explain FILE...``: every lockdep report in the files, cleaned, explained;
-* ``dedupe DIR|FILE...``: reports grouped by their syzbot-style signature;
+* ``dedupe DIR|FILE...``: reports grouped by syzbot's title;
 * ``graph FILE...``: the class graph of ``/proc/lockdep``, ``/proc/lockdep_chains``
   and lockdep reports, merged, with every cycle in it;
 * ``path A B``: does class A depend on class B, and through which classes;
@@ -160,7 +160,7 @@ def _dedupe_parser(ksub: Any) -> None:
         "dedupe",
         help="group lockdep reports by signature",
         description="Read every file (directories recursively), find the lockdep reports "
-        "and group them by their syzbot-style signature ('possible deadlock in FUNCTION', "
+        "and group them by the title syzbot gives them ('possible deadlock in FUNCTION', "
         "'inconsistent lock state in FUNCTION', ...). Prints a table: count, title, first "
         "file.",
         epilog=EPILOG,
