@@ -34,7 +34,7 @@ TOKEN_SHOWN = 60
 def number(text: str, limit: int) -> int | None:
     """``text`` as a non-negative decimal number, or None when it is not one or is
     above ``limit``."""
-    if not text or len(text) > MAX_DIGITS or not text.isdigit() or not text.isascii():
+    if len(text) > MAX_DIGITS or not text.isdecimal():  # ("" is not decimal)
         return None
     value = int(text)
     return value if value <= limit else None

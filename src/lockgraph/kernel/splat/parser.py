@@ -23,8 +23,30 @@ from lockgraph.kernel.model import (
     Splat,
     UsageTrace,
 )
-from lockgraph.kernel.splat import patterns as p
 from lockgraph.kernel.splat.finish import finish, worth_keeping
+from lockgraph.kernel.splat.patterns import (
+    BANNER,
+    CPU_HEADER,
+    DASHES,
+    HEADLESS_WORDS,
+    INCONSISTENT,
+    KEY,
+    LOCK,
+    LOCK_PAIR,
+    REGISTERS,
+    STEP,
+    TASK_KIND,
+    TASK_LINES,
+    TITLE,
+    TITLE_KINDS,
+    TRACE_MARKER,
+    USAGE_AT,
+    VERSION,
+    is_lockdep_title,
+    lock_from,
+    parse_frame,
+    title_text,
+)
 from lockgraph.kernel.splat.sections import EXACT, SECTIONS, State
 from lockgraph.kernel.text import Line, clean, split_lines
 
@@ -89,28 +111,28 @@ class _Parser:
         s = line.text.strip()
         st = self.st
         if st is None:
-            if p.BANNER.match(s):
+            if BANNER.match(s):
                 self.start(line, banner=len(s))
                 return
-            if p.DASHES.match(s):
+            if DASHES.match(s):
                 return
-            m = p.TITLE.match(s)
+            m = TITLE.match(s)
             if m and self._title(line, m):
                 return
             self._headless(line, s)
             return
         r = st.report
         other = st.caller and line.caller and line.caller != st.caller
-        if other and not (p.BANNER.match(s) or p.is_lockdep_title(s)):
+        if other and not (BANNER.match(s) or is_lockdep_title(s)):
             self._drop(st)
             return
         if r.text:
             r.text.append(line.text)
-        if p.BANNER.match(s):
+        if BANNER.match(s):
             if not st.header or r.title or r.kernel:
                 self.start(line, banner=len(s))
             return
-        if p.DASHES.match(s):
+        if DASHES.match(s):
             if st.header:
                 st.header = False
                 r.last_line = line.no
@@ -118,7 +140,7 @@ class _Parser:
                 if rest:
                     r.notes.append(f"line {line.no}: console text {rest!r} cut into the header")
             return
-        m = p.TITLE.match(s)
+        m = TITLE.match(s)
         if m and self._title(line, m):
             return
         if not s:
@@ -145,7 +167,7 @@ class _Parser:
 
     def _title(self, line: Line, m: re.Match[str]) -> bool:
         text = m["text"]
-        for pattern, kind in p.TITLE_KINDS:
+        for pattern, kind in TITLE_KINDS:
             t = pattern.match(text)
             if t is None:
                 continue
@@ -153,7 +175,7 @@ class _Parser:
             if st is None or not st.header or st.report.title:
                 st = self.start(line)
             r = st.report
-            r.title = p.title_text(m)
+            r.title = title_text(m)
             r.text = [line.text]
             r.text_callers = bool(st.caller)
             r.kind = kind
@@ -168,13 +190,13 @@ class _Parser:
 
     def _headless(self, line: Line, s: str) -> None:
         """A report whose banner and title were lost: start at its first own line."""
-        if not any(word in s for word in p.HEADLESS_WORDS):
+        if not any(word in s for word in HEADLESS_WORDS):
             return  # most lines of a log: no regular expression needed
-        if any(pattern.match(s) for pattern, _ in p.TASK_LINES):
+        if any(pattern.match(s) for pattern, _ in TASK_LINES):
             self._restart(line, "task").header = False
-        elif p.INCONSISTENT.match(s):
+        elif INCONSISTENT.match(s):
             self._restart(line, "usage").header = False
-        elif p.CPU_HEADER.match(s) and " " in s:
+        elif CPU_HEADER.match(s) and " " in s:
             # a scenario table quoted on its own (mailing-list replies do that)
             st = self.start(line)
             st.header = False
@@ -199,18 +221,18 @@ class _Parser:
         r = st.report
         if st.header:
             if not r.kernel:
-                v = p.VERSION.match(s)
+                v = VERSION.match(s)
                 if v and (v["taint"] or v["build"]):
                     r.kernel = v["version"]
                     r.tainted = v["taint"] or ""
                     return True
             st.header = False
         if st.frames is not None:
-            frame = p.parse_frame(s)
+            frame = parse_frame(s)
             if frame is not None:
                 st.frames.append(frame)
                 return True
-            if p.TRACE_MARKER.match(s):
+            if TRACE_MARKER.match(s):
                 return True
         if st.irq_block is not None and self._irq_block_line(st, s):
             return True
@@ -222,12 +244,12 @@ class _Parser:
             return True
         if self._scenario_line(st, line, s):
             return True
-        if p.REGISTERS.match(s) or p.TRACE_MARKER.match(s):
+        if REGISTERS.match(s) or TRACE_MARKER.match(s):
             return st.trace_started
         return False
 
     def _task_line(self, st: State, line: Line, s: str) -> bool:
-        for pattern, what in p.TASK_LINES:
+        for pattern, what in TASK_LINES:
             m = pattern.match(s)
             if m is None:
                 continue
@@ -236,7 +258,7 @@ class _Parser:
             r = st.report
             st.saw.add(what)
             r.task = KTask.parse(m["task"], m.groupdict().get("ctx") or "")
-            guess = p.TASK_KIND[what]
+            guess = TASK_KIND[what]
             if guess and r.kind == "unknown":
                 r.kind, r.kind_from = guess, "body"
             st.frames = None
@@ -256,7 +278,7 @@ class _Parser:
     def _lock_line(self, st: State, s: str) -> bool:
         r = st.report
         if st.expect == "pair":
-            pair = p.LOCK_PAIR.match(s)
+            pair = LOCK_PAIR.match(s)
             if pair:
                 st.expect = ""
                 if r.holding is None:
@@ -264,10 +286,10 @@ class _Parser:
                 if r.acquiring is None:
                     r.acquiring = KLock(pair["b"], usage=pair["ub"])
                 return True
-        m = p.LOCK.match(s)
+        m = LOCK.match(s)
         if m is None:
             return False
-        lock = p.lock_from(m)
+        lock = lock_from(m)
         target = st.expect
         if m["open"]:
             return False
@@ -301,7 +323,7 @@ class _Parser:
             return handler(st, line, s, None)
         for test, handler in SECTIONS:
             m = test(s)
-            if m and handler(st, line, s, m if isinstance(m, re.Match) else None):
+            if m and handler(st, line, s, m):
                 return True
         return False
 
@@ -310,7 +332,7 @@ class _Parser:
     def _irq_block_line(self, st: State, s: str) -> bool:
         block = st.irq_block
         assert block is not None
-        m = p.USAGE_AT.match(s)
+        m = USAGE_AT.match(s)
         if m:
             trace = UsageTrace(m["usage"])
             block.usages.append(trace)
@@ -319,7 +341,7 @@ class _Parser:
         if s == "}":
             st.frames = None
             return True
-        m = p.KEY.match(s)
+        m = KEY.match(s)
         if m:
             block.key = m["key"]
             return True
@@ -333,7 +355,7 @@ class _Parser:
         if sc is None or st.trace_started:
             return False
         text = line.text.rstrip()
-        if p.CPU_HEADER.match(s):
+        if CPU_HEADER.match(s):
             sc.columns = s.split()
             st.scenario_cols = [m.start() for m in re.finditer(r"CPU\d+", text)]
             return True
@@ -343,7 +365,7 @@ class _Parser:
             sc.steps.append(ScenarioStep(_column(st, text), "interrupt", "", False))
             st.in_interrupt = True
             return True
-        m = p.STEP.match(s)
+        m = STEP.match(s)
         if m:
             step = ScenarioStep(_column(st, text), m["op"], m["lock"], st.in_interrupt)
             sc.steps.append(step)

@@ -292,7 +292,7 @@ def rcu_message(st: State, line: Line, s: str, m: re.Match[str] | None) -> bool:
     return True
 
 
-def _prefix(*texts: str) -> Callable[[str], object]:
+def _prefix(*texts: str) -> Callable[[str], re.Match[str] | None]:
     """A test for lines that start with one of ``texts`` (a pattern: matched in C)."""
     return re.compile("|".join(re.escape(t) for t in texts)).match
 
@@ -310,7 +310,7 @@ EXACT: dict[str, Handler] = {
 }
 """Sentences lockdep prints whole: a dictionary lookup, before any pattern."""
 
-SECTIONS: list[tuple[Callable[[str], object], Handler]] = [
+SECTIONS: list[tuple[Callable[[str], re.Match[str] | None], Handler]] = [
     (p.CHAIN_ENTRY.match, chain_entry),
     (_prefix("the existing dependency chain"), chain_head),
     (p.CONNECTS.match, connects),
