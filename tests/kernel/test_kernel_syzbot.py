@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from lockgraph.kernel.demangle import demangle
 from lockgraph.kernel.signature import signature
 from lockgraph.kernel.splat import parse_reports
-from lockgraph.kernel.syzbot import clean_title, demangle, ends_report, strip_prefix, title
+from lockgraph.kernel.syzbot import clean_title, ends_report, strip_prefix, title
 
 DATA = Path(__file__).parent / "data" / "syzkaller"
 FILES = sorted(DATA.glob("report_*.txt"), key=lambda p: int(p.stem.split("_")[1]))
