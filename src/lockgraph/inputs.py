@@ -24,8 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine, Finding, Run, analyze
+from lockgraph.engine.actions import LogBuilder
 from lockgraph.errors import InputError, UsageError
-from lockgraph.sources import FORMATS, detect_format, read_traces
+from lockgraph.sources import (
+    FORMATS,
+    ReadStats,
+    can_relog,
+    detect_format,
+    read_traces,
+    relog_traces,
+)
 from lockgraph.sources.files import GZIP_MAGIC
 from lockgraph.store import graph_counts, load_findings, load_run, read_meta
 
@@ -46,6 +54,10 @@ class Loaded:
     _run: Run | None = field(default=None, repr=False)
     counts_loader: Callable[[], tuple[int, int, int]] | None = None
     """(lock classes, dependencies, tasks) without reading the run (a data file)."""
+    log: LogBuilder | None = None
+    """The run's events for confirmation (traces with cycles), and their sites."""
+    unconfirmable: str = ""
+    """Why there is no event log for cycles that need one."""
 
     def counts(self) -> tuple[int, int, int] | None:
         if self._run is None and self.counts_loader is not None:
@@ -183,9 +195,35 @@ def load_traces(
     on_error: Callable[[InputError], None] | None = None,
 ) -> Loaded:
     engine = Engine()
+    engine.on_limit = warn_limit
     stats = read_traces(engine, paths, input_format, on_error)
     run = engine.finish(sources=list(paths))
-    return Loaded.of_run(run, list(paths), stats.events)
+    loaded = Loaded.of_run(run, list(paths), stats.events)
+    if any(f.kind in CYCLE_KINDS for f in loaded.findings):
+        relogged = event_log(engine, stats)
+        if isinstance(relogged, str):
+            loaded.unconfirmable = relogged
+        else:
+            loaded.log = relogged
+    return loaded
+
+
+CYCLE_KINDS = ("circular-dependency", "wait-cycle")
+"""The findings confirmation answers for (a cycle of dependencies)."""
+
+
+def event_log(engine: Engine, stats: ReadStats) -> LogBuilder | str:
+    """The run's events, read in a second pass, or why they cannot be."""
+    reason = can_relog(stats)
+    if reason:
+        return reason
+    builder = LogBuilder(engine)
+    relog_traces(stats, builder.feed)
+    return builder
+
+
+def warn_limit(message: str) -> None:
+    print(f"lockgraph: warning: {message}", file=sys.stderr)
 
 
 def _head(path: str) -> bytes:

@@ -8,10 +8,12 @@ import sys
 from lockgraph.cli._common import (
     add_output_options,
     add_render_options,
+    add_verdict_options,
     render_options,
     warn_if_pure_python,
 )
 from lockgraph.engine import Engine, analyze
+from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError
 from lockgraph.report import Report, write_report
 from lockgraph.sources import FORMATS, read_traces
@@ -29,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "waits on tasks that need a held lock, recursive locking, unbalanced unlocks, "
         "locks held at exit. Several files are several processes or machines: their "
         "tasks and locks are their own, their lock classes are shared.",
-        epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+        epilog="Exit status: 0 no findings (with --fail-on confirmed: none confirmed), "
+        "1 findings, 2 usage or input error.",
     )
     p.add_argument("traces", nargs="+", metavar="TRACE", help="trace files ('-' reads stdin)")
     p.add_argument(
@@ -40,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="trace format (default: auto, from the first line)",
     )
     add_output_options(p)
+    add_verdict_options(p)
     p.add_argument(
         "--data-file",
         metavar="FILE",
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     stats = read_traces(engine, args.traces, args.input_format, skip if args.keep_going else None)
     result = engine.finish(sources=list(args.traces))
     findings = analyze(result)
+    apply_verdicts(findings, result)
     if args.data_file:
         save(args.data_file, result, findings)
     report = Report(
@@ -76,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
         list(args.traces),
         stats.events,
         render_options(args),
+        confirmed_only=args.confirmed_only,
+        fail_on=args.fail_on,
     )
     write_report(report, args.format, args.output)
     if bad:
         plural = "s" if len(bad) != 1 else ""
         print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
-    return 1 if report.reported else 0
+    return report.exit_status()
