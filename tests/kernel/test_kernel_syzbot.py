@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lockgraph.kernel.demangle import demangle
+from lockgraph.kernel.explain import explain_one
 from lockgraph.kernel.signature import signature
 from lockgraph.kernel.splat import parse_reports
 from lockgraph.kernel.syzbot import clean_title, ends_report, strip_prefix, title
@@ -105,3 +106,16 @@ def test_title_needs_a_header_line() -> None:
     assert title(["[ INFO: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected ]"]) == (
         "INFO: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected ]"
     )
+
+
+def test_lockdep_own_warning_is_a_report_with_its_explanation() -> None:
+    _, body = _load(DATA / "report_163.txt")
+    (r,) = parse_reports(body)
+    assert r.kind == "locking-bug" and r.complete
+    assert any(f.function == "sg_remove_request" for f in r.backtrace)
+    # "[<pc>] ? f" (kernels before 4.12) is an unreliable frame, not the end of the trace
+    unreliable = [f for f in r.backtrace if f.unreliable]
+    assert unreliable and unreliable[0].function == "percpu_up_read.constprop.46"
+    text = explain_one(r)
+    assert "One of lockdep's own consistency checks failed" in text
+    assert "The locking went wrong in `sg_remove_request`." in text

@@ -69,6 +69,7 @@ def explain_one(r: Splat, number: int = 1, total: int = 1, clean_copy: bool = Tr
         "held-freed": _held_freed,
         "invalid-wait": _invalid_wait,
         "rcu": _rcu,
+        "locking-bug": _locking_bug,
     }.get(r.kind, _unknown)
     out.extend(body(r))
     return "\n".join(out) + "\n"
@@ -465,6 +466,17 @@ def _rcu(r: Splat) -> list[str]:
         f"{r.message or 'suspicious RCU usage'}",
         f"In `{where}`, holding {held}: an RCU-protected pointer was used without the lock "
         "or RCU read-side section its annotation names, or the task slept inside one.",
+    ]
+
+
+def _locking_bug(r: Splat) -> list[str]:
+    where = first_function(r.backtrace)
+    return [
+        "One of lockdep's own consistency checks failed (a DEBUG_LOCKS_WARN_ON or WARN in",
+        "kernel/locking/lockdep.c): its bookkeeping of this task's held locks does not match",
+        "what the code did, such as a release of a lock never taken or a lock class changed",
+        "while held. lockdep turns itself off after it: later reports are not printed.",
+        f"The locking went wrong in `{where}`." if where else "The backtrace was lost.",
     ]
 
 

@@ -33,8 +33,8 @@ def render_report(r: Splat) -> str:
 
 
 def _title(r: Splat) -> str:
-    if r.kind == "unknown":
-        return r.title
+    if r.kind in ("unknown", "locking-bug"):
+        return r.title or f"WARNING: {KINDS[r.kind]}"
     if r.kind == "irq-safe-unsafe":
         irq = r.irq or "HARDIRQ"
         return f"WARNING: {irq}-safe -> {irq}-unsafe lock order detected"

@@ -163,6 +163,7 @@ _PHRASES = {
     "nested-lock": "WARNING: locking bug in {}",
     "bad-contention": "WARNING: locking bug in {}",
     "held-exit": "WARNING: lock held at task exit in {}",
+    "locking-bug": "WARNING: locking bug in {}",
 }
 
 
@@ -195,7 +196,7 @@ def key_function(report: Splat) -> str:
         return _first(frames, extra=_SKIP_CIRCULAR)
     if kind == "irq-safe-unsafe":
         return _first(report.became_safe_at) or _first(report.backtrace)
-    if kind in ("inconsistent", "invalid-wait", "nested-lock", "bad-contention"):
+    if kind in ("inconsistent", "invalid-wait", "nested-lock", "bad-contention", "locking-bug"):
         return _first(report.backtrace)
     if kind == "rcu":
         return _first(report.backtrace, extra=_SKIP_RCU)

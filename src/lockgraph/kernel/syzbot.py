@@ -64,6 +64,13 @@ STACK = _re(r"(?!)")
 """A step that reads a whole stack (a sentinel: it matches nothing itself)."""
 _CALL_TRACE = _re(r"(?:Call (?:T|t)race:)|(?:Backtrace:)")
 _AT = _re(r"at: (?:{PC} +)?{FUNC}")
+_RIP = _re(
+    r"(?:(?:IP|NIP|pc |PC is at):? (?:(?:[0-9]+:)?(?:{PC} +){0,2}{FUNC}|(?:[0-9]+:)?0x[0-9a-f]+"
+    r"|(?:[0-9]+:)?{PC} +\[< *\(null\)>\] +\(null\)|[0-9]+: +\(null\))"
+    r"|--- interrupt: [0-9]+ at {FUNC})"
+)
+"""The instruction pointer of a WARNING (``RIP: 0010:f+0x..``), or ppc64's ``---
+interrupt: N at f``."""
 _STACK_START = _re(
     "|".join(
         [
@@ -173,6 +180,8 @@ class _Format:
     their groups are the first arguments."""
     stack: tuple[re.Pattern[str], ...] = ()
     skip: tuple[str, ...] = ()
+    stack2: tuple[re.Pattern[str], ...] = ()
+    """Steps tried when ``stack`` finds no function (or passes a fault-injection line)."""
     compiled_skip: re.Pattern[str] = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -185,8 +194,9 @@ def _f(
     report: tuple[str, ...] = (),
     stack: tuple[re.Pattern[str], ...] = (),
     skip: tuple[str, ...] = (),
+    stack2: tuple[re.Pattern[str], ...] = (),
 ) -> _Format:
-    return _Format(_re(title), fmt, tuple(_re(p) for p in report), stack, skip)
+    return _Format(_re(title), fmt, tuple(_re(p) for p in report), stack, skip, stack2)
 
 
 _WORKQUEUE = ("process_one_work", "flush_workqueue", "drain_workqueue", "destroy_workqueue")
@@ -227,6 +237,13 @@ FORMATS: dict[str, list[_Format]] = {
         ),
     ],
     "WARNING:": [
+        _f(
+            r"WARNING: .*kernel/locking/lockdep\.c.*lock_",
+            "WARNING: locking bug in {0}",
+            stack=(_RIP, STACK),
+            skip=("lock_sock", "release_sock"),
+            stack2=_TRACE,
+        ),
         _f(
             r"WARNING: .*still has locks held!",
             "WARNING: still has locks held in {0}",
@@ -393,7 +410,10 @@ def _describe(lines: list[str], header: str) -> str:
             continue  # the phrase without the rest: syzbot calls the report corrupted
         start, captured = args
         if fmt.stack:
-            captured += _guilty(lines[start:], fmt)
+            found, ok = _guilty(lines[start:], fmt.stack, fmt.compiled_skip)
+            if not ok and fmt.stack2:
+                found, ok = _guilty(lines[start:], fmt.stack2, fmt.compiled_skip)
+            captured += found
         desc = fmt.fmt.format(*captured)
     if desc:
         return desc
@@ -436,10 +456,12 @@ def _report_args(fmt: _Format, lines: list[str]) -> tuple[int, list[str]] | None
     return None
 
 
-def _guilty(lines: list[str], fmt: _Format) -> list[str]:
-    """The guilty function(s) of ``fmt.stack``'s steps over ``lines``."""
-    parts = fmt.stack
-    skip = fmt.compiled_skip
+def _guilty(
+    lines: list[str], parts: tuple[re.Pattern[str], ...], skip: re.Pattern[str]
+) -> tuple[list[str], bool]:
+    """The guilty function(s) of the steps ``parts`` over ``lines``, and whether each
+    was found without passing a fault-injection line."""
+    ok = True
     results: list[str] = []
     frames: list[str] = []
     traces = 0
@@ -448,16 +470,20 @@ def _guilty(lines: list[str], fmt: _Format) -> list[str]:
     while True:
         if i == len(parts) or (parts[i] is STACK and traces > 0):
             results.append(strip_prefix(frames[0]) if frames else "corrupted")
+            ok = ok and bool(frames)
             frames = []
         if i == len(parts):
-            return results
+            return results, ok
         part = parts[i]
         if part is STACK:
             traces += 1
             while at < len(lines):
                 line = lines[at]
                 at += 1
-                if _CORRUPTED_LINE.search(line) or _STACK_START.search(line):
+                if _CORRUPTED_LINE.search(line):
+                    ok = False
+                    break
+                if _STACK_START.search(line):
                     break
                 if i != len(parts) - 1:
                     m = parts[i + 1].search(line)
@@ -475,6 +501,7 @@ def _guilty(lines: list[str], fmt: _Format) -> list[str]:
                 line = lines[at]
                 at += 1
                 if _CORRUPTED_LINE.search(line):
+                    ok = False
                     break
                 m = part.search(line)
                 if m is not None:

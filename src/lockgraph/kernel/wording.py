@@ -23,6 +23,7 @@ TITLES: dict[str, str] = {
     "nested-lock": "Nested lock was not taken",
     "bad-contention": "bad contention detected!",
     "held-exit": "lock held at task exit time!",
+    "locking-bug": "lockdep's own check failed (a warning in kernel/locking/lockdep.c)",
     "unknown": "lockdep report of unknown kind",
 }
 """Every report kind lockgraph recognises, with lockdep's title (after ``WARNING: ``;

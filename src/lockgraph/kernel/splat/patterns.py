@@ -32,6 +32,8 @@ TITLE_KINDS: list[tuple[re.Pattern[str], str]] = [
         (r"^Nested lock was not taken", "nested-lock"),
         (r"^bad contention detected", "bad-contention"),
         (r"^lock held at task exit time", "held-exit"),
+        # DEBUG_LOCKS_WARN_ON() and lockdep's other WARN()s (4.x and later)
+        (r"^(?:CPU: \d+ PID: \d+ )?at kernel/locking/lockdep\.c:\d+", "locking-bug"),
     ]
 ]
 BANNER_KINDS = {
@@ -126,8 +128,8 @@ KEY = re.compile(r"^\.\.\. key +at: (?P<key>.+)$")
 # Frames: ``? func+0x1/0x2 [mod] file.c:12 [inline]``, ``[<addr>] func+off``, decoded
 # ``func (file.c:12)``, ARM ``[<pc>] (func) from [<lr>] (caller+off)``.
 FRAME = re.compile(
-    r"^(?P<unrel>\? )?(?:\[<(?P<addr>[0-9a-fx]+)>\] )?(?:(?P<pc>[0-9a-f]{8,16}) )?"
-    r"(?P<func>\.?[A-Za-z_$][\w$.]*)"
+    r"^(?P<unrel>\? )?(?:\[<(?P<addr>[0-9a-fx]+)>\] )?(?P<unrel_after>\? )?"
+    r"(?:(?P<pc>[0-9a-f]{8,16}) )?(?P<func>\.?[A-Za-z_$][\w$.]*)"
     r"(?:\+(?P<off>0x[0-9a-f]+(?:/0x[0-9a-f]+)?))?"
     r"(?: \[(?P<mod>[\w-]+)\])?"
     r"(?: (?P<loc>[\w./+-]+\.\w+:\d+))?"
@@ -179,7 +181,7 @@ def parse_frame(text: str) -> KFrame | None:
         location,
         m["addr"] or m["pc"] or "",
         bool(m["inline"]),
-        bool(m["unrel"]),
+        bool(m["unrel"] or m["unrel_after"]),  # "? f" and (before 4.12) "[<pc>] ? f"
         m["mod"] or "",
     )
 
