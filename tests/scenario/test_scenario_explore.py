@@ -6,6 +6,7 @@ import pytest
 
 from lockgraph.scenario import check, compile_scenario, parse
 from lockgraph.scenario.explore import Exploration, Explorer
+from lockgraph.scenario.render import verdicts
 
 
 def explore(text: str, reduce: bool = True, max_states: int = 100_000) -> Exploration:
@@ -284,3 +285,26 @@ steps = ["call other()"]
     summaries = {s.name: s for s in found.functions}
     assert summaries["unused"].standalone
     assert summaries["unused"].dependencies == {("a", "b")}
+
+
+def test_a_wait_cycle_that_is_the_deadlock_shown_is_real() -> None:
+    text = """
+[class.m]
+[event.done]
+[task.waiter]
+steps = ["lock m", "wait done", "unlock m"]
+[task.signaller]
+steps = ["lock m", "unlock m", "signal done"]
+"""
+    compiled = compile_scenario(parse(text, "t.toml"))
+    r = Explorer(compiled).search()
+    assert r.verdict == "deadlock"
+    found = verdicts(r, check(compiled), compiled)
+    assert [(f.kind, v) for f, v in found] == [("wait-cycle", "real")]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10])
+def test_the_state_limit_counts_exactly_the_states_explored(limit: int) -> None:
+    r = explore(abba("rwsem", "read", "read"), max_states=limit)
+    assert r.verdict == "incomplete"
+    assert r.states == limit

@@ -84,6 +84,10 @@ class Waiting:
     """(task, how): ``(P2, "holds deferred")``, ``(P3, "queued write")``,
     ``(P1, "ended holding write")``, ``(none, "...")``."""
     line: int = 0
+    lock: int = -1
+    """The lock waited for (its id in ``Compiled.locks``), or -1."""
+    event: int = -1
+    """The event waited for (its id in ``Compiled.events``), or -1."""
 
 
 @dataclass
@@ -481,9 +485,9 @@ class Explorer:
             move, nxt = succ.pop()
             if nxt in visited:
                 continue
-            visited.add(nxt)
-            if len(visited) > max_states:
+            if len(visited) >= max_states:
                 return self._result("incomplete", visited, transitions, started, reduce)
+            visited.add(nxt)
             moves_stack.append(move)
             on_stack.add(nxt)
             children = expand(nxt)
@@ -638,7 +642,7 @@ class Explorer:
         ins = self.codes[i][pc]
         if ins.op == WAIT:
             label = self.c.events[ins.event].label
-            w = Waiting(self.names[i], f"event {label}", line=ins.line)
+            w = Waiting(self.names[i], f"event {label}", line=ins.line, event=ins.event)
             for j in blockers:
                 w.holders.append((self.names[j], "may signal it"))
             if not blockers:
@@ -649,6 +653,7 @@ class Explorer:
             self.names[i],
             f"{self.labels[ins.lock]}{f' ({mode})' if mode else ''}",
             line=ins.line,
+            lock=ins.lock,
         )
         holders, pending = table
         for j, m in holders.get(ins.lock, ()):

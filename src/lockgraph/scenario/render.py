@@ -205,12 +205,14 @@ def cycle_verdicts(result: Exploration, predicted: CheckResult, compiled: Compil
 
 
 def _waited_classes(result: Exploration, compiled: Compiled) -> set[str]:
+    """The lock classes and events the stuck tasks wait for, as findings name them."""
     names = set()
-    by_label = {info.label: info.cls.name for info in compiled.locks}
     for w in result.waiting:
-        label = w.what.split(" (", 1)[0].split(",", 1)[0]
-        if label in by_label:
-            names.add(by_label[label])
+        if w.lock >= 0:
+            names.add(compiled.locks[w.lock].cls.name)
+        if w.event >= 0:
+            info = compiled.events[w.event]
+            names.update((info.label, info.decl.name))
     return names
 
 
