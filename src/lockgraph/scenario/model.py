@@ -20,6 +20,12 @@ LOCK_KINDS: dict[str, tuple[str, ...]] = {
 }
 """Every lock kind and the modes it can be taken in; the first mode is the default."""
 
+MAX_NESTING = 100
+"""How deep calls, page faults and ``if`` blocks may nest, together, in one task's
+program (and arrays or inline tables in the TOML text). The compiler and the parser
+recurse once per level; past the limit a model gets one clear error, never a
+``RecursionError`` (lockdep's ``MAX_LOCK_DEPTH`` is 48: real code nests far less)."""
+
 MMAP_LOCK = "mmap_lock"
 """The class a page fault takes shared: one instance per address space (``mm``)."""
 

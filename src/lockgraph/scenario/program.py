@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from lockgraph.engine.model import Frame, Stack
 from lockgraph.errors import InputError
 from lockgraph.scenario.model import (
+    MAX_NESTING,
     MMAP_LOCK,
     CallStep,
     ClassDecl,
@@ -178,6 +179,8 @@ class _Compiler:
         self.node = ""
         self.mm = ""
         self.symbolic = False
+        self._nesting = 0
+        """Calls, faults and ``if`` blocks open around the step being compiled."""
 
     def error(self, line: int, message: str, act: Activation | None = None) -> InputError:
         chain = []
@@ -207,6 +210,7 @@ class _Compiler:
         return Program(func.name, f"{func.name}(...)", "", "<mm>", self.code, standalone=True)
 
     def _start(self, node: str, mm: str, symbolic: bool) -> None:
+        self._nesting = 0
         self.code = []
         self.node = node
         self.mm = mm
@@ -324,7 +328,38 @@ class _Compiler:
         else:  # pragma: no cover - the parser makes no other steps
             raise self.error(line, f"unsupported step {step.text!r}", act)
 
+    def _nest(self, line: int, act: Activation) -> None:
+        """Enter one level of calls, faults or ``if`` blocks, within ``MAX_NESTING``."""
+        self._nesting += 1
+        if self._nesting > MAX_NESTING:
+            self._nesting = 0
+            raise InputError(
+                self.sc.path,
+                line,
+                f"calls, page faults and 'if' blocks nested deeper than {MAX_NESTING}"
+                f" (lockgraph's limit) in {self._outermost(act)}",
+            )
+
+    @staticmethod
+    def _outermost(act: Activation) -> str:
+        while act.parent is not None:
+            act = act.parent
+        return act.name
+
     def _if(
+        self,
+        act: Activation,
+        step: IfStep,
+        env: dict[str, str],
+        ret: int | None,
+        patches: list[Instr],
+        enter_pc: int,
+    ) -> None:
+        self._nest(step.line, act)
+        self._if_body(act, step, env, ret, patches, enter_pc)
+        self._nesting -= 1
+
+    def _if_body(
         self,
         act: Activation,
         step: IfStep,
@@ -381,6 +416,19 @@ class _Compiler:
             if a.function == func.name:
                 raise self.error(line, f"recursive call of {func.name}", act)
             a = a.parent
+        self._nest(line, act)
+        self._call_body(act, func, raw, env, ret, line)
+        self._nesting -= 1
+
+    def _call_body(
+        self,
+        act: Activation,
+        func: Function,
+        raw: tuple[str, ...],
+        env: dict[str, str],
+        ret: int | None,
+        line: int,
+    ) -> None:
         self.reached.add(func.name)
         conditions = condition_names(func.steps)
         args = tuple(
@@ -427,6 +475,11 @@ class _Compiler:
         jump.target = len(self.code)
 
     def _fault(self, act: Activation, step: FaultStep, env: dict[str, str]) -> None:
+        self._nest(step.line, act)
+        self._fault_body(act, step, env)
+        self._nesting -= 1
+
+    def _fault_body(self, act: Activation, step: FaultStep, env: dict[str, str]) -> None:
         name = self._value(step.mapping, env)
         mapping = self.sc.mappings.get(name)
         if mapping is None and not _symbolic(name):
