@@ -17,6 +17,7 @@ K001 = "kernel/001-gfs2-glock-fault"
 K002 = "kernel/002-dax-i-mmap-lock"
 K003 = "kernel/003-xfs-iolock-fault"
 K004 = "kernel/004-fsnotify-mark-mutex"
+K005 = "kernel/005-tasklist-lock-qrwlock"
 
 SB, MM, INV = "sb_writers#14", "&mm->mmap_lock", "mapping.invalidate_lock#3"
 VAL, VMA = "&vnode->validate_lock", "&vma->vm_lock->lock"
@@ -96,6 +97,12 @@ EXPECTED: dict[str, tuple[str, list[str], dict[tuple[str, str], str]]] = {
     ),
     f"{K004}/dnotify.toml": ("deadlock", ["nfsd"], {("recursive-locking", IRWSEM): "real"}),
     f"{K004}/fixed.toml": ("none", [], {}),
+    f"{K005}/nested-read.toml": (
+        "deadlock",
+        ["reader", "exiting"],
+        {("recursive-locking", "tasklist_lock"): "real"},
+    ),
+    f"{K005}/irq-read.toml": ("none", [], {}),
     "scenarios/bank-transfer.toml": (
         "deadlock",
         ["t1", "t2", "t3"],

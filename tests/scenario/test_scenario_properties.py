@@ -20,7 +20,7 @@ MODES = {
     "mutex": ["write"],
     "rwsem": ["write", "read"],
     "percpu-rwsem": ["write", "read"],
-    "rwlock": ["write", "read"],
+    "rwlock": ["write", "read", "recursive-read"],
     "cluster": ["write", "read", "deferred"],
 }
 KINDS = sorted(MODES)
@@ -62,10 +62,12 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     events = draw(st.integers(0, 1))
     ntasks = draw(st.integers(2, 3))
     tasks = []
+    contexts = []
     for _ in range(ntasks):
         node = draw(st.sampled_from(["a", "a", "b"]))
         tasks.append((node, draw(items(kinds, events, 2))))
-    return {"kinds": kinds, "events": events, "tasks": tasks}
+        contexts.append(draw(st.sampled_from(["process", "process", "softirq"])))
+    return {"kinds": kinds, "events": events, "tasks": tasks, "contexts": contexts}
 
 
 def to_toml(sc: dict[str, Any]) -> str:
@@ -92,7 +94,7 @@ def to_toml(sc: dict[str, Any]) -> str:
         return out
 
     for t, (node, body) in enumerate(sc["tasks"]):
-        lines += [f"[task.T{t}]", f'node = "{node}"']
+        lines += [f"[task.T{t}]", f'node = "{node}"', f'context = "{sc["contexts"][t]}"']
         lines.append("steps = [" + ", ".join(f'"{s}"' for s in steps(body)) + "]")
     return "\n".join(lines) + "\n"
 
@@ -120,6 +122,7 @@ class Oracle:
     def __init__(self, sc: dict[str, Any]) -> None:
         self.kinds: list[str] = sc["kinds"]
         self.nodes = [node for node, _ in sc["tasks"]]
+        self.contexts: list[str] = sc["contexts"]
         self._deadlocks: dict[tuple[Any, ...], bool] = {}
         self._stuck: dict[tuple[Any, ...], bool] = {}
 
@@ -134,11 +137,17 @@ class Oracle:
         tasks, _ = state
         inst = self.instance(t, lock)
         kind = self.kinds[lock]
+        # qrwlock: a read in an interrupt, or a recursive-read, ignores queued writers
+        recursive = mode == "recursive-read" or (
+            kind == "rwlock" and mode == "read" and self.contexts[t] != "process"
+        )
+        mode = "read" if mode == "recursive-read" else mode
         for _, held, _ in tasks:
             for h, m in held:
+                m = "read" if m == "recursive-read" else m
                 if h == inst and not (kind != "mutex" and m == mode and mode != "write"):
                     return False
-        if queued:
+        if queued or recursive:
             return True
         for u, (rem, _, q) in enumerate(tasks):
             if u == t or not q:
@@ -146,7 +155,7 @@ class Oracle:
             op = rem[0]
             if self.instance(u, op[1]) != inst:
                 continue
-            if kind in ("rwsem", "percpu-rwsem") and op[2] == "write" and mode == "read":
+            if kind in ("rwsem", "percpu-rwsem", "rwlock") and op[2] == "write" and mode == "read":
                 return False
             if kind == "cluster" and (op[2] != mode or mode == "write"):
                 return False
@@ -172,7 +181,10 @@ class Oracle:
                     result.append((t, "lock", "acquired" if queued else "", put(new)))
                 elif not queued and (
                     self.kinds[op[1]] == "cluster"
-                    or (self.kinds[op[1]] in ("rwsem", "percpu-rwsem") and op[2] == "write")
+                    or (
+                        self.kinds[op[1]] in ("rwsem", "percpu-rwsem", "rwlock")
+                        and op[2] == "write"
+                    )
                 ):
                     result.append((t, "lock", "waits", put((rem, held, True))))
             elif kind == "unlock":

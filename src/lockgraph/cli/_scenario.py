@@ -62,8 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "explore",
         help="every interleaving of the tasks: a deadlocking schedule, or none",
         description="Run every interleaving of the scenario's tasks under exact blocking "
-        "semantics (writer-preferring rwsems, percpu-rwsem freeze, recursive-read "
-        "rwlocks, cluster-wide locks, trylocks, page faults, events), with "
+        "semantics (writer-preferring rwsems, percpu-rwsem freeze, queued rwlocks, "
+        "cluster-wide locks, trylocks, page faults, events), with "
         "partial-order reduction and state hashing. Prints a deadlocking schedule, "
         "one column per task, and the wait-for cycle; or 'no deadlock in N states'.",
         epilog=EPILOG,

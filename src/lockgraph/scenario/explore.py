@@ -11,7 +11,9 @@ Blocking rules, per lock kind (``docs/scenarios.md``):
   and, from then on, blocks new readers (writer preference; for a percpu-rwsem this
   is ``freeze``: new readers block at once and the writer waits for readers to drain).
   A reader that already holds the lock blocks too: read is not recursive.
-* ``rwlock``: readers share and never wait for a queued writer (recursive read).
+* ``rwlock`` (qrwlock): as ``rwsem`` in process context; a read in an interrupt
+  context, or a ``recursive-read``, waits only while a writer holds the lock, never
+  for a queued one.
 * ``cluster``: shared by every node; ``read`` with ``read`` and ``deferred`` with
   ``deferred`` are compatible; every waiting request is queued and blocks later
   requests it conflicts with (a FIFO lock manager, like gfs2's glocks).
@@ -55,9 +57,9 @@ from lockgraph.scenario.program import (
     Program,
 )
 
-MODE_CODES = {"write": 0, "read": 1, "deferred": 2}
+MODE_CODES = {"write": 0, "read": 1, "deferred": 2, "recursive-read": 1}
 MODE_NAMES = ("write", "read", "deferred")
-_QUEUE_WRITERS = frozenset({"rwsem", "percpu-rwsem"})
+_QUEUE_WRITERS = frozenset({"rwsem", "percpu-rwsem", "rwlock"})
 
 TaskState = tuple[int, int, int, tuple[tuple[int, int], ...], bool]
 """(pc, known conditions, their values, held (lock, mode) pairs, queued)."""
@@ -134,6 +136,8 @@ class Explorer:
         self.labels = [info.label for info in compiled.locks]
         self.findings: set[tuple[str, str, str, int]] = set()
         self._modes = [[MODE_CODES.get(ins.mode, 0) for ins in code] for code in self.codes]
+        # A recursive read ignores queued requests, as a queued request (already in line) does.
+        self._skip_queue = [[ins.recursive for ins in code] for code in self.codes]
 
     # -- states -----------------------------------------------------------------
 
@@ -251,9 +255,9 @@ class Explorer:
             op = ins.op
             if op == LOCK:
                 mode = self._modes[i][pc]
-                if self._available(i, ins.lock, mode, holders, pending, queued) or (
-                    not queued and self._queues(ins.lock, mode)
-                ):
+                if self._available(
+                    i, ins.lock, mode, holders, pending, queued or self._skip_queue[i][pc]
+                ) or (not queued and self._queues(ins.lock, mode)):
                     result.append([(i, 0)])
                 else:
                     result.append([])
@@ -276,7 +280,9 @@ class Explorer:
         if op == LOCK:
             holders, pending = table if table is not None else self._table(tasks)
             mode = self._modes[i][pc]
-            if self._available(i, ins.lock, mode, holders, pending, queued):
+            if self._available(
+                i, ins.lock, mode, holders, pending, queued or self._skip_queue[i][pc]
+            ):
                 held = (*held, (ins.lock, mode))
                 queued = False
                 pc += 1
@@ -288,7 +294,7 @@ class Explorer:
         elif op == TRY:
             holders, pending = table if table is not None else self._table(tasks)
             mode = self._modes[i][pc]
-            if self._available(i, ins.lock, mode, holders, pending, False):
+            if self._available(i, ins.lock, mode, holders, pending, self._skip_queue[i][pc]):
                 held = (*held, (ins.lock, mode))
                 pc = ins.target
             else:
@@ -386,7 +392,7 @@ class Explorer:
         holders, pending = table
         mode = self._modes[i][pc]
         result = [j for j, m in holders.get(ins.lock, ()) if m != mode or mode == 0]
-        if not queued:
+        if not queued and not self._skip_queue[i][pc]:
             kind = self.kinds[ins.lock]
             for j, m in pending.get(ins.lock, ()):
                 if j != i and (
@@ -578,9 +584,8 @@ class Explorer:
             if op == UNLOCK:
                 return text, ""
             holders, pending = table
-            avail = self._available(
-                i, ins.lock, self._modes[i][pc], holders, pending, queued and op == LOCK
-            )
+            skip = (queued and op == LOCK) or self._skip_queue[i][pc]
+            avail = self._available(i, ins.lock, self._modes[i][pc], holders, pending, skip)
             if op == TRY:
                 return text, "ok" if avail else "failed"
             if avail:

@@ -15,10 +15,14 @@ LOCK_KINDS: dict[str, tuple[str, ...]] = {
     "spinlock": ("write",),
     "rwsem": ("write", "read"),
     "percpu-rwsem": ("write", "read"),
-    "rwlock": ("write", "read"),
+    "rwlock": ("write", "read", "recursive-read"),
     "cluster": ("write", "read", "deferred"),
 }
 """Every lock kind and the modes it can be taken in; the first mode is the default."""
+
+CONTEXTS = ("process", "softirq", "hardirq")
+"""Where a task runs. An ``rwlock`` read in an interrupt context is a recursive read
+(qrwlock: it ignores a waiting writer); in process context it queues behind one."""
 
 MAX_NESTING = 100
 """How deep calls, page faults and ``if`` blocks may nest, together, in one task's
@@ -198,6 +202,8 @@ class TaskDecl:
     mm: str
     steps: tuple[Step, ...]
     line: int
+    context: str = "process"
+    """``process``, ``softirq`` or ``hardirq`` (``CONTEXTS``)."""
 
 
 @dataclass

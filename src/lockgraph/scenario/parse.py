@@ -16,6 +16,7 @@ from typing import Any
 
 from lockgraph.errors import InputError
 from lockgraph.scenario.model import (
+    CONTEXTS,
     LOCK_KINDS,
     MAX_NESTING,
     MMAP_LOCK,
@@ -54,7 +55,7 @@ _TABLES = {
     "event": {"name", "instances", "initially"},
     "mapping": {"fault"},
     "function": {"params", "steps", "neutral"},
-    "task": {"label", "node", "mm", "steps"},
+    "task": {"label", "node", "mm", "steps", "context"},
 }
 
 
@@ -367,7 +368,14 @@ class _Reader:
         if not NAME.match(mm):
             raise self.error(self.loc.line(*where, "mm"), f"bad mm name {mm!r}")
         label = self._str(body, (*where, "label"), key) or key
-        return TaskDecl(key, label, node, mm, self._steps(body, where), self.loc.line(*where))
+        context = self._str(body, (*where, "context"), "process")
+        if context not in CONTEXTS:
+            raise self.error(
+                self.loc.line(*where, "context"),
+                f"unknown context {context!r} (expected one of: {', '.join(CONTEXTS)})",
+            )
+        steps = self._steps(body, where)
+        return TaskDecl(key, label, node, mm, steps, self.loc.line(*where), context)
 
     def _mmap_lock(self, sc: Scenario) -> None:
         """The page fault's lock: one instance per address space, declared or not."""
@@ -456,7 +464,7 @@ class _Reader:
             step = self._lock_rest(t, line, text, word)
         elif word in ("unlock", "thaw"):
             ref = self._lock_ref(t)
-            mode = t.name("a mode") if t.more() else None
+            mode = self._mode(t) if t.more() else None
             step = UnlockStep(line, text, ref, mode, word)
         elif word == "call":
             step = self._call_expr(t, line, text)
@@ -496,8 +504,13 @@ class _Reader:
         if verb == "freeze":
             mode = "write"
         elif t.more() and t.peek() not in ("->",):
-            mode = t.name("a mode")
+            mode = self._mode(t)
         return LockStep(line, text, ref, mode, verb)
+
+    def _mode(self, t: _Tokens) -> str:
+        if t.accept("recursive-read"):
+            return "recursive-read"
+        return t.name("a mode")
 
     def _lock_ref(self, t: _Tokens) -> LockRef:
         cls = t.name("a lock class")
@@ -537,7 +550,7 @@ class _Reader:
         return flag
 
 
-_TOKEN = re.compile(r"\s*(->|[A-Za-z0-9_][A-Za-z0-9_.]*|[\[\](),/])")
+_TOKEN = re.compile(r"\s*(->|recursive-read\b|[A-Za-z0-9_][A-Za-z0-9_.]*|[\[\](),/])")
 
 
 class _Tokens:

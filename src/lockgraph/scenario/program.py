@@ -111,6 +111,9 @@ class Instr:
     text: str = ""
     lock: int = -1
     mode: str = ""
+    recursive: bool = False
+    """A recursive read: it waits only for a writer that holds the lock, never for a
+    queued one (``recursive-read``, or an ``rwlock`` read in an interrupt context)."""
     subclass: int = 0
     event: int = -1
     slot: int = -1
@@ -132,6 +135,7 @@ class Program:
     node: str
     mm: str
     code: list[Instr]
+    context: str = "process"
     standalone: bool = False
     """A function no task calls, compiled alone with symbolic arguments."""
     future_locks: list[frozenset[int]] = field(default_factory=list)
@@ -179,6 +183,7 @@ class _Compiler:
         self.node = ""
         self.mm = ""
         self.symbolic = False
+        self.context = "process"
         self._nesting = 0
         """Calls, faults and ``if`` blocks open around the step being compiled."""
 
@@ -197,9 +202,10 @@ class _Compiler:
         self._start(decl.node, decl.mm, symbolic=False)
         root = self._activation(f"task {name}", decl.label, 0, None, "task", True)
         root.conditions = condition_names(decl.steps)
+        self.context = decl.context
         self._body(root, decl.steps, {}, None)
         self._emit(END, decl.line, root)
-        return Program(name, decl.label, decl.node, decl.mm, self.code)
+        return Program(name, decl.label, decl.node, decl.mm, self.code, decl.context)
 
     def standalone(self, func: Function) -> Program:
         self._start("", "<mm>", symbolic=True)
@@ -211,6 +217,7 @@ class _Compiler:
 
     def _start(self, node: str, mm: str, symbolic: bool) -> None:
         self._nesting = 0
+        self.context = "process"
         self.code = []
         self.node = node
         self.mm = mm
@@ -294,7 +301,14 @@ class _Compiler:
         if isinstance(step, LockStep):
             lock, mode = self._lock(act, step.ref, step.mode, env, line, step.verb)
             self._emit(
-                LOCK, line, act, lock=lock, mode=mode, subclass=step.ref.subclass, text=step.verb
+                LOCK,
+                line,
+                act,
+                lock=lock,
+                mode=mode,
+                recursive=self._recursive(lock, mode),
+                subclass=step.ref.subclass,
+                text=step.verb,
             )
         elif isinstance(step, UnlockStep):
             lock, mode = self._lock(act, step.ref, step.mode, env, line, step.verb)
@@ -373,7 +387,14 @@ class _Compiler:
             t = cond.trylock
             lock, mode = self._lock(act, t.ref, t.mode, env, step.line, "trylock")
             head = self._emit(
-                TRY, step.line, act, lock=lock, mode=mode, subclass=t.ref.subclass, text="trylock"
+                TRY,
+                step.line,
+                act,
+                lock=lock,
+                mode=mode,
+                recursive=self._recursive(lock, mode),
+                subclass=t.ref.subclass,
+                text="trylock",
             )
         else:
             assert cond.flag is not None
@@ -492,7 +513,10 @@ class _Compiler:
             self._emit(SET, step.line, act, slot=ret, value=False)
         enter = self._emit(ENTER, 0, fault, text=fault.display, value=True)
         mm_lock, _ = self._lock(fault, LockRef(MMAP_LOCK, self.mm), "read", {}, step.line, "lock")
-        self._emit(LOCK, step.line, fault, lock=mm_lock, mode="read", text="lock")
+        recursive = self._recursive(mm_lock, "read")
+        self._emit(
+            LOCK, step.line, fault, lock=mm_lock, mode="read", recursive=recursive, text="lock"
+        )
         if mapping is not None and mapping.fault is not None:
             call = mapping.fault
             func = self.sc.functions.get(call.function)
@@ -560,6 +584,12 @@ class _Compiler:
         if verb == "freeze" and cls.kind not in ("percpu-rwsem", "rwsem"):
             raise self.error(line, f"freeze needs a percpu-rwsem, {ref.cls} is a {cls.kind}", act)
         return self._lock_id(cls, instance), chosen
+
+    def _recursive(self, lock: int, mode: str) -> bool:
+        """qrwlock (lockdep since v5.10): an rwlock read is recursive in interrupts only."""
+        if mode == "recursive-read":
+            return True
+        return mode == "read" and self.locks[lock].kind == "rwlock" and self.context != "process"
 
     def _lock_id(self, cls: ClassDecl, instance: str | None) -> int:
         node = None if cls.cluster else self.node
