@@ -283,3 +283,44 @@ def test_every_printed_schedule_replays_to_a_deadlock(sc: dict[str, Any]) -> Non
     waiting = {int(w.task[1:]) for w in result.waiting}
     assert waiting
     assert oracle.always_stuck(state, waiting), text
+
+
+@st.composite
+def symmetric_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    """Random scenarios in which some tasks run another task's program: on the same node
+    (identical tasks sharing every lock) or on another one (each with its own locks)."""
+    sc = draw(scenarios())
+    for _ in range(draw(st.integers(1, 2))):
+        k = draw(st.integers(0, len(sc["tasks"]) - 1))
+        node = draw(st.sampled_from(["a", "b", "c"]))
+        sc["tasks"].append((node, sc["tasks"][k][1]))
+        sc["contexts"].append(sc["contexts"][k])
+    return sc
+
+
+REDUCTIONS = [
+    {"reduce": True},
+    {"reduce": True, "symmetry": False},
+    {"reduce": True, "sleep": False},
+    {"reduce": True, "symmetry": False, "sleep": False},
+    {"reduce": False, "symmetry": True},
+    {"reduce": False, "sleep": True},
+]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(symmetric_scenarios())
+def test_every_reduction_gives_the_unreduced_verdict(sc: dict[str, Any]) -> None:
+    """Persistent sets, sleep sets and symmetry, alone or together, against every state."""
+    text = to_toml(sc)
+    compiled = compile_scenario(parse(text, "random.toml"))
+    full = Explorer(compiled).search(reduce=False, symmetry=False, sleep=False)
+    assert full.reductions == []
+    expected = full.verdict in ("deadlock", "hang")
+    for flags in REDUCTIONS:
+        result = Explorer(compiled).search(**flags)
+        assert (result.verdict in ("deadlock", "hang")) == expected, (text, flags)
