@@ -520,10 +520,12 @@ class Explorer:
         if a.op in (LOCK, UNLOCK, TRY) and b.op in (LOCK, UNLOCK, TRY):
             if a.lock != b.lock:
                 return True
+            if not self.commute:
+                return False
             kind = self.kinds[a.lock]
             return not conflict(kind, self._mine(i, a, tasks[i]), self._mine(k, b, tasks[k]))
         if a.op in (WAIT, SIGNAL, RESET) and b.op in (WAIT, SIGNAL, RESET):
-            return a.event != b.event or a.op == b.op == WAIT
+            return a.event != b.event or (self.commute and a.op == b.op == WAIT)
         return True
 
     # -- the search ------------------------------------------------------------------
