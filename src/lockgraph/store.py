@@ -451,7 +451,7 @@ def _check_finding(f: Finding) -> None:
         raise ValueError(f"unknown finding kind {f.kind!r}")
     if not f.classes:
         raise ValueError(f"a {f.kind} finding names no lock class")
-    if f.instance_level not in ("", "instance", "class", "unknown"):
+    if f.instance_level not in ("", "instance", "class", "class-only", "unknown"):
         raise ValueError(f"unknown instance level {f.instance_level!r}")
     if f.instance_level == "instance" and not f.instance_cycle:
         raise ValueError("an instance-level cycle without its instances")

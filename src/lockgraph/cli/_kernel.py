@@ -41,6 +41,7 @@ from lockgraph.kernel.proc import GraphFeeder
 from lockgraph.kernel.reading import CutReader, cut_line_iter, open_input, read_all
 from lockgraph.kernel.signature import key_frame, signature
 from lockgraph.kernel.splat import ScanStats, parse_reports, scan
+from lockgraph.kernel.to_scenario import model_from_text
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
 from lockgraph.report import open_output, write_report
@@ -67,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _graph_parser(ksub)
     _path_parser(ksub)
     _analyze_parser(ksub)
+    _model_parser(ksub)
 
 
 # -- explain ------------------------------------------------------------------------
@@ -499,3 +501,41 @@ def _note(text: str) -> None:
 def _dump(doc: dict[str, Any], out: TextIO) -> None:
     json.dump(doc, out, indent=2)
     out.write("\n")
+
+
+# -- model --------------------------------------------------------------------------
+
+
+def _model_parser(ksub: Any) -> None:
+    p = ksub.add_parser(
+        "model",
+        help="write a scenario model from a circular lockdep report",
+        description="Write a scenario file (docs/scenarios.md) from a 'possible circular "
+        "locking dependency' report: one task per dependency of the cycle, with its lock "
+        "steps, kinds and modes from what the report prints, and a comment at each point "
+        "the report cannot settle. Then 'lockgraph scenario explore FILE' answers whether "
+        "the cycle, as lockdep built it, can deadlock. See docs/kernel.md.",
+        epilog="Exit status: 0 a model written, 2 usage or input error (no circular report).",
+    )
+    p.add_argument("file", metavar="REPORT", help="a text file with the report ('-' reads stdin)")
+    p.add_argument("-o", "--output", default="-", metavar="FILE", help="write to FILE")
+    p.add_argument(
+        "--report",
+        type=int,
+        default=1,
+        metavar="N",
+        help="model the N-th circular report of the file (default: the first)",
+    )
+    p.set_defaults(handler=run_model)
+
+
+def run_model(args: argparse.Namespace) -> int:
+    try:
+        with open_input(args.file) as stream:
+            text, _ = read_all(stream)
+    except (OSError, EOFError, ValueError) as exc:
+        raise read_errors(args.file, exc) from None
+    model = model_from_text(text, args.file, args.report - 1)
+    with open_output(args.output) as out:
+        out.write(model)
+    return 0

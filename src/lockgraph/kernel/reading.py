@@ -24,7 +24,7 @@ from lockgraph.sources.files import GZIP_MAGIC, open_text
 def open_input(path: str) -> Iterator[TextIO]:
     """A text stream over ``path``, gunzipped if needed; ``-`` is standard input."""
     if path != "-":
-        with open_text(path) as stream:
+        with open_text(path, max_line=0) as stream:  # lines are cut here, not refused
             yield stream
         return
     binary = getattr(sys.stdin, "buffer", None)

@@ -98,9 +98,12 @@ def open_binary(path: str, max_line: int | None = None) -> Iterator[IO[bytes]]:
 
 
 @contextmanager
-def open_text(path: str) -> Iterator[TextIO]:
-    """A text stream over ``path`` (gunzipped if needed, lines bounded); errors name the file."""
-    with open_binary(path, limits().max_line) as binary:
+def open_text(path: str, max_line: int | None = None) -> Iterator[TextIO]:
+    """A text stream over ``path`` (gunzipped if needed, lines bounded); errors name the file.
+
+    ``max_line``: the longest line accepted (default: ``LOCKGRAPH_MAX_LINE``; 0: a
+    reader that cuts lines itself, as the kernel readers do)."""
+    with open_binary(path, limits().max_line if max_line is None else max_line) as binary:
         text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
         try:
             yield text
