@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine, Finding, Run, analyze
 from lockgraph.engine.actions import LogBuilder
+from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources import (
     FORMATS,
@@ -205,6 +206,11 @@ def load_traces(
             loaded.unconfirmable = relogged
         else:
             loaded.log = relogged
+    log = loaded.log
+    if log is None:
+        apply_verdicts(loaded.findings, run, no_log=loaded.unconfirmable)
+    else:
+        apply_verdicts(loaded.findings, run, log.log, log.sites)
     return loaded
 
 

@@ -1,8 +1,9 @@
 """Both verdicts in every report: reported (pruned, suppressed) and confirmed (witness).
 
-The findings here are built in the test (a confirmed verdict needs an event log the
-engine does not produce yet), from a real trace's findings, so every renderer sees a
-finding of each verdict. ``tests/golden.py`` says how to update the golden files.
+The verdicts of ``bank_with_verdicts`` are set in the test, on a real trace's findings,
+so that every renderer sees a finding of each verdict with a witness that does not
+change when the confirmation does. ``tests/golden.py`` says how to update the golden
+files. The end-to-end verdicts (``lockgraph analyze`` with the event log) are at the end.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def bank_with_verdicts() -> Report:
     wait.confirmed = False
     wait.confirm_method = "sync-preserving"
     wait.unconfirmed_reason = "fork-join-order: reporter is joined before auditor starts"
-    wait.patterns = 1
+    wait.patterns, wait.patterns_confirmed, wait.witness = 1, 0, []
     by_kind["recursive-locking"].suppressed = "suppression: kind:recursive-locking"
     opts = RenderOptions(source_root="/project")
     return Report(findings, True, loaded.run(), loaded.sources, loaded.events, opts)
@@ -241,14 +242,23 @@ def test_apply_verdicts_checks_every_unpruned_cycle_with_the_log(
 
 
 def test_cli_fail_on_and_confirmed_only() -> None:
-    # ABBA across two tasks is reported; without an event log it is not checked
-    assert run_cli("analyze", str(ABBA)).returncode == 1
-    assert run_cli("analyze", "--fail-on", "confirmed", str(ABBA)).returncode == 0
-    only = run_cli("analyze", "--confirmed-only", str(ABBA))
+    # ABBA between two overlapping tasks: reported and confirmed, with the schedule
+    abba = run_cli("analyze", str(ABBA))
+    assert abba.returncode == 1
+    assert "confirmed: this run can deadlock" in abba.stdout
+    assert "Deadlocking schedule found in this run:" in abba.stdout
+    assert run_cli("analyze", "--fail-on", "confirmed", str(ABBA)).returncode == 1
+    # one task taking both orders: reported, not confirmed
+    assert run_cli("analyze", str(SAME)).returncode == 1
+    solo = run_cli("analyze", "--fail-on", "confirmed", str(SAME))
+    assert solo.returncode == 0 and "not confirmed in this run: one task only" in solo.stdout
+    only = run_cli("analyze", "--confirmed-only", str(SAME))
     assert only.returncode == 1 and "WARNING" not in only.stdout
-    assert "1 reported (1 circular-dependency), 0 confirmed, 1 not checked (shown: 0)" in (
-        only.stdout
-    )
+    assert "1 reported (1 circular-dependency), 0 confirmed (shown: 0)" in only.stdout
+    # standard input cannot be read twice: not checked, and said why
+    piped = run_cli("analyze", "-", stdin=ABBA.read_text())
+    assert "not checked in this run: no event log: standard input" in piped.stdout
+    assert "1 not checked" in piped.stdout
     bad = run_cli("analyze", "--fail-on", "sometimes", str(ABBA))
     assert bad.returncode == 2 and "--fail-on" in bad.stderr
     for command in (["report"], ["kernel", "analyze"], ["analyze"]):

@@ -386,6 +386,7 @@ def apply_verdicts(
     run: Run,
     log: EventLog | None = None,
     sites: Sequence[Stack | None] = (),
+    no_log: str = "",
 ) -> None:
     """Give each finding its verdict for this run (``Finding.confirmed`` and the rest).
 
@@ -395,8 +396,9 @@ def apply_verdicts(
     witness is the log positions turned into steps: task names from ``run``, lock
     classes from the log's instances, and sites from ``sites``, the table the log's
     site ids index (a site id outside it, or -1, has no site). Without a log, cycles
-    keep what ``analyze`` found from their occurrences (refuted, or not checked).
-    Call it once, on a recorded run (not on a scenario model: that has no run).
+    keep what ``analyze`` found from their occurrences (refuted, or not checked, with
+    ``no_log``, why there is no log, as their reason). Call it once, on a recorded run
+    (not on a scenario model: that has no run).
     """
     for f in findings:
         if f.confirmed is None and (
@@ -405,6 +407,9 @@ def apply_verdicts(
             f.confirmed = True
             f.confirm_method = "observed"
     if log is None:
+        for f in findings:
+            if no_log and f.kind in CYCLE_KINDS and f.confirmed is None and not f.pruned:
+                f.unconfirmed_reason = f"no event log: {no_log}"
         return
     checked: list[tuple[Finding, list[int]]] = []
     for f in findings:
@@ -453,6 +458,7 @@ def witness_step(
     op = "trylock" if event.op is Op.ACQUIRE and event.trylock else event.op.name.lower()
     mode = Mode(event.mode).letter if event.op is Op.ACQUIRE else ""
     stack = sites[event.site] if 0 <= event.site < len(sites) else None
+    locked = event.op in (Op.ACQUIRE, Op.RELEASE) and event.obj in log.obj_names
     return WitnessStep(
         task=_task_name(run, log, event.task),
         op=op,
@@ -460,6 +466,7 @@ def witness_step(
         mode=mode,
         site=SiteView.of(stack),
         blocked=blocked,
+        instance=log.obj_names[event.obj] if locked else "",
     )
 
 
