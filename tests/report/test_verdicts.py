@@ -264,3 +264,28 @@ def test_cli_fail_on_and_confirmed_only() -> None:
     for command in (["report"], ["kernel", "analyze"], ["analyze"]):
         helptext = run_cli(*command, "--help").stdout
         assert "--fail-on" in helptext and "--confirmed-only" in helptext
+
+
+def _readme_examples() -> list[tuple[str, list[str]]]:
+    """The ``$ lockgraph ...`` blocks of the README: (command, the lines it shows)."""
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in text.split("```text\n")[1:]:
+        body = block.split("```", 1)[0].splitlines()
+        if body and body[0].startswith("$ lockgraph "):
+            found.append((body[0][2:], body[1:]))
+    return found
+
+
+def test_readme_examples_match_the_output() -> None:
+    """Every line the README quotes appears, in order, in the command's output."""
+    examples = _readme_examples()
+    assert len(examples) >= 2
+    for command, lines in examples:
+        out = run_cli(*command.split()[1:], cwd=ROOT).stdout.splitlines()
+        at = 0
+        for line in lines:
+            if line == "...":
+                continue
+            assert line in out[at:], f"{command}: {line!r} not in the output (in order)"
+            at = out.index(line, at) + 1

@@ -447,7 +447,16 @@ def set_verdict(
         return
     blocked = set(verdict.blocked)
     order = [*verdict.witness, *(p for p in verdict.blocked if p not in set(verdict.witness))]
-    f.witness = [witness_step(run, log, p, sites, p in blocked) for p in order]
+    steps = [witness_step(run, log, p, sites, p in blocked) for p in order]
+    # name an instance only where the witness takes several of its class
+    instances: dict[str, set[str]] = {}
+    for step in steps:
+        if step.instance:
+            instances.setdefault(step.target, set()).add(step.instance)
+    for step in steps:
+        if len(instances.get(step.target, ())) < 2:
+            step.instance = ""
+    f.witness = steps
 
 
 def witness_step(
