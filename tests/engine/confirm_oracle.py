@@ -241,9 +241,10 @@ class State:
         log = sem.log
         e = log[p]
         if e.op == Op.ACQUIRE and not e.trylock:
-            for t, mode, _ in self.holders.get(e.obj, ()):
-                if t == e.task:
-                    return -1
+            holders = self.holders.get(e.obj, ())
+            if any(t == e.task for t, _, _ in holders):
+                return -1  # re-entry, or a self-deadlock: not a cycle between tasks
+            for t, mode, _ in holders:
                 if 0 in (mode, e.mode):
                     return t
         elif e.op == Op.WAIT:
