@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from copy import deepcopy
+from pathlib import Path
 
 import pytest
 
@@ -289,3 +290,27 @@ def test_readme_examples_match_the_output() -> None:
                 continue
             assert line in out[at:], f"{command}: {line!r} not in the output (in order)"
             at = out.index(line, at) + 1
+
+
+KERNEL_TRACE = """\
+            bash-1040  [001] ...1  100.000001: lock_acquire: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000002: lock_acquire: 0000000000000b01 &b->lock
+            bash-1040  [001] ...1  100.000003: lock_release: 0000000000000b01 &b->lock
+            bash-1040  [001] ...1  100.000004: lock_release: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000005: lock_acquire: 0000000000000b01 &b->lock
+            bash-1040  [001] ...1  100.000006: lock_acquire: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000007: lock_release: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000008: lock_release: 0000000000000b01 &b->lock
+"""
+
+
+def test_kernel_analyze_chooses_what_fails(tmp_path: Path) -> None:
+    """One task takes both orders: reported (exit 1), not confirmed in this run."""
+    trace = tmp_path / "trace.txt"
+    trace.write_text(KERNEL_TRACE)
+    reported = run_cli("kernel", "analyze", str(trace))
+    assert reported.returncode == 1, reported.stderr
+    assert "not confirmed in this run: single-task" in reported.stdout
+    assert run_cli("kernel", "analyze", "--fail-on", "confirmed", str(trace)).returncode == 0
+    only = run_cli("kernel", "analyze", "--confirmed-only", str(trace))
+    assert "WARNING" not in only.stdout and "(shown: 0)" in only.stdout
