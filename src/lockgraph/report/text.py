@@ -49,7 +49,7 @@ def summary(report: Report) -> str:
         kinds = Counter(f.kind for f in reported)
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
         line = f"lockgraph: {len(reported)} reported ({detail}), {len(report.confirmed)} confirmed"
-        unchecked = sum(1 for f in reported if f.confirmed is None)
+        unchecked = len(report.not_checked)
         if unchecked:
             line += f", {unchecked} not checked"
     else:
