@@ -157,6 +157,12 @@ def test_page_in_chromium(tmp_path: Path) -> None:
         assert heads == [*tasks, "site"]
         assert page.locator("table.witness tr").count() == len(first.witness) + 1
         assert page.locator("table.witness tr.blocked").count() == len(first.dependencies)
+        # "confirmed only" hides the others
+        confirmed = sum(1 for f in findings if f.confirmed)
+        assert 0 < confirmed < total
+        page.click("#confirmed-only")
+        assert page.inner_text("#shown-count").startswith(f"{confirmed} of {total}")
+        page.click("#confirmed-only")
         # a kind filter hides the findings of that kind
         assert page.inner_text("#shown-count").startswith(f"{total} of {total}")
         waits = sorted(f.id for f in findings if f.kind == "wait-cycle")
