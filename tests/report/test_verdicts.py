@@ -314,3 +314,17 @@ def test_kernel_analyze_chooses_what_fails(tmp_path: Path) -> None:
     assert run_cli("kernel", "analyze", "--fail-on", "confirmed", str(trace)).returncode == 0
     only = run_cli("kernel", "analyze", "--confirmed-only", str(trace))
     assert "WARNING" not in only.stdout and "(shown: 0)" in only.stdout
+
+
+def test_keep_going_says_each_bad_line_once(tmp_path: Path) -> None:
+    """The event log's second pass reads a bad line again: it is said once."""
+    bad = tmp_path / "bad.std"
+    bad.write_text(
+        "T1|acq(A)|1\nT1|acq(B)|x\nT1|acq(B)|2\nT1|rel(B)|3\nT1|rel(A)|4\n"
+        "T2|acq(B)|5\nT2|acq(A)|6\n"
+    )
+    for command in ("analyze", "report"):
+        result = run_cli(command, "--keep-going", str(bad))
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("location must be an integer") == 1, result.stderr
+        assert "1 malformed line skipped" in result.stderr
