@@ -13,7 +13,7 @@ Two shapes, each built directly as an ``EventLog`` (no parsing is measured):
   abstract patterns costs one closure). Measures ``confirm_cycles`` on every cycle.
 
 Prints one JSON line per shape: events, cycles, confirmed, seconds (CPU), events/s,
-and the log's bytes per event.
+the log's bytes per event, and the process's peak resident memory so far.
 
     python benchmarks/confirm.py [--events 1000000]
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import time
 
 from lockgraph.engine.confirm import confirm_cycles, replays
@@ -124,6 +125,7 @@ def measure(name: str, log: EventLog, cycles: list[list[int]]) -> dict[str, obje
         "seconds": round(cpu, 3),
         "events_per_s": round(len(log) / cpu) if cpu else None,
         "bytes_per_event": round(log.nbytes() / len(log), 1),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
 
 

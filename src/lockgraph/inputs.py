@@ -55,10 +55,6 @@ class Loaded:
     _run: Run | None = field(default=None, repr=False)
     counts_loader: Callable[[], tuple[int, int, int]] | None = None
     """(lock classes, dependencies, tasks) without reading the run (a data file)."""
-    log: LogBuilder | None = None
-    """The run's events for confirmation (traces with cycles), and their sites."""
-    unconfirmable: str = ""
-    """Why there is no event log for cycles that need one."""
 
     def counts(self) -> tuple[int, int, int] | None:
         if self._run is None and self.counts_loader is not None:
@@ -194,24 +190,25 @@ def load_traces(
     paths: list[str],
     input_format: str = "auto",
     on_error: Callable[[InputError], None] | None = None,
+    confirm: bool = True,
 ) -> Loaded:
+    """Analyse trace files: every finding, and for each reported cycle its verdict
+    for this run, from a second pass over the files (``confirm``: skip it)."""
     engine = Engine()
     engine.on_limit = warn_limit
     stats = read_traces(engine, paths, input_format, on_error)
     run = engine.finish(sources=list(paths))
-    loaded = Loaded.of_run(run, list(paths), stats.events)
-    if any(f.kind in CYCLE_KINDS for f in loaded.findings):
-        relogged = event_log(engine, stats)
-        if isinstance(relogged, str):
-            loaded.unconfirmable = relogged
-        else:
-            loaded.log = relogged
-    log = loaded.log
-    if log is None:
-        apply_verdicts(loaded.findings, run, no_log=loaded.unconfirmable)
+    findings = analyze(run)
+    cycles = [f for f in findings if f.kind in CYCLE_KINDS and not f.pruned]
+    builder: LogBuilder | str | None = None
+    if confirm and cycles:
+        builder = event_log(engine, stats)
+    if isinstance(builder, LogBuilder):
+        apply_verdicts(findings, run, builder.log, builder.sites)
     else:
-        apply_verdicts(loaded.findings, run, log.log, log.sites)
-    return loaded
+        why = builder if isinstance(builder, str) else "" if confirm else "--no-confirm"
+        apply_verdicts(findings, run, no_log=why)
+    return Loaded(findings, list(paths), stats.events, None, run)
 
 
 CYCLE_KINDS = ("circular-dependency", "wait-cycle")

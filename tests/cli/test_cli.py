@@ -44,7 +44,7 @@ def test_exit_status_findings_or_none() -> None:
     same = run_cli("analyze", SAME)
     assert same.returncode == 1
     assert "1 reported (1 circular-dependency), 0 confirmed" in same.stdout
-    assert "not confirmed in this run: one task only" in same.stdout
+    assert "not confirmed in this run: one task only (T1)" in same.stdout
     assert run_cli("analyze", "--fail-on", "confirmed", SAME).returncode == 0
 
 

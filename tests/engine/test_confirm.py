@@ -319,3 +319,22 @@ def test_odd_logs_get_an_answer() -> None:
         assert v.confirmed == replays(log, v)
     v = confirm_cycle(log, [-8, -9])  # undeclared locks: class -1 - id
     assert v.confirmed and replays(log, v)
+
+
+def test_reader_queued_behind_a_waiting_writer() -> None:
+    """rwsem: T1 reads A then takes B; T2 holds B and reads A; T3 waits to write A.
+    T2's read queues behind T3's write, which waits for T1's read: three tasks."""
+    log = new_log()
+    nest(log, 1, A, B, R, W)
+    nest(log, 2, B, A, W, R)
+    log.acquire(3, A, W)
+    log.release(3, A)
+    v = confirmed(log, [A, B])
+    assert [log[p].task for p in v.blocked] in ([1, 2, 3], [2, 3, 1], [3, 1, 2])
+    # recursive readers never queue behind writers
+    log2 = new_log()
+    nest(log2, 1, A, B, RR, W)
+    nest(log2, 2, B, A, W, RR)
+    log2.acquire(3, A, W)
+    log2.release(3, A)
+    assert not confirm_cycle(log2, [A, B]).confirmed

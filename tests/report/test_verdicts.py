@@ -54,9 +54,10 @@ def bank_with_verdicts() -> Report:
     ]
     wait = by_kind["wait-cycle"]
     wait.confirmed = False
+    wait.witness = []
     wait.confirm_method = "sync-preserving"
     wait.unconfirmed_reason = "fork-join-order: reporter is joined before auditor starts"
-    wait.patterns, wait.patterns_confirmed, wait.witness = 1, 0, []
+    wait.patterns, wait.patterns_confirmed = 1, 0
     by_kind["recursive-locking"].suppressed = "suppression: kind:recursive-locking"
     opts = RenderOptions(source_root="/project")
     return Report(findings, True, loaded.run(), loaded.sources, loaded.events, opts)
@@ -258,8 +259,12 @@ def test_cli_fail_on_and_confirmed_only() -> None:
     assert "1 reported (1 circular-dependency), 0 confirmed (shown: 0)" in only.stdout
     # standard input cannot be read twice: not checked, and said why
     piped = run_cli("analyze", "-", stdin=ABBA.read_text())
-    assert "not checked in this run: no event log: standard input" in piped.stdout
+    assert "not checked in this run: standard input cannot be read" in piped.stdout
     assert "1 not checked" in piped.stdout
+    # without the second pass, a cycle is not checked
+    unchecked = run_cli("analyze", "--no-confirm", "--fail-on", "confirmed", str(ABBA))
+    assert unchecked.returncode == 0
+    assert "not checked in this run: --no-confirm" in unchecked.stdout
     bad = run_cli("analyze", "--fail-on", "sometimes", str(ABBA))
     assert bad.returncode == 2 and "--fail-on" in bad.stderr
     for command in (["report"], ["kernel", "analyze"], ["analyze"]):

@@ -12,13 +12,10 @@ from lockgraph.cli._common import (
     render_options,
     warn_if_pure_python,
 )
-from lockgraph.engine import Engine, Finding, Run, analyze
-from lockgraph.engine.analysis import apply_verdicts
-from lockgraph.engine.findings import CYCLE_KINDS
 from lockgraph.errors import InputError
-from lockgraph.inputs import event_log
+from lockgraph.inputs import load_traces
 from lockgraph.report import Report, write_report
-from lockgraph.sources import FORMATS, ReadStats, read_traces
+from lockgraph.sources import FORMATS
 from lockgraph.store import save
 
 HELP = "analyse trace files (lockgraph's format or STD; plain or gzip)"
@@ -57,35 +54,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="report malformed lines on stderr and skip them instead of stopping",
     )
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="skip confirmation (the second pass over the traces that checks whether "
+        "each reported cycle can deadlock in this run)",
+    )
     add_render_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     warn_if_pure_python()
-    engine = Engine()
     bad: list[InputError] = []
-    said: set[str] = set()
 
     def skip(exc: InputError) -> None:
-        if str(exc) in said:
-            return  # the second pass (the event log) reads the line again
-        said.add(str(exc))
         bad.append(exc)
         print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
 
-    stats = read_traces(engine, args.traces, args.input_format, skip if args.keep_going else None)
-    result = engine.finish(sources=list(args.traces))
-    findings = analyze(result)
-    _confirm(engine, stats, result, findings)
+    loaded = load_traces(
+        args.traces, args.input_format, skip if args.keep_going else None, not args.no_confirm
+    )
+    result = loaded.run()
     if args.data_file:
-        save(args.data_file, result, findings)
+        save(args.data_file, result, loaded.findings)
     report = Report(
-        findings,
+        loaded.findings,
         args.show_pruned,
         result,
         list(args.traces),
-        stats.events,
+        loaded.events,
         render_options(args),
         confirmed_only=args.confirmed_only,
         fail_on=args.fail_on,
@@ -95,16 +93,3 @@ def run(args: argparse.Namespace) -> int:
         plural = "s" if len(bad) != 1 else ""
         print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
     return report.exit_status()
-
-
-def _confirm(engine: Engine, stats: ReadStats, run: Run, findings: list[Finding]) -> None:
-    """The verdicts of this run: cycles confirmed against the event log, read in a
-    second pass over the traces (only when there are cycles to confirm)."""
-    if not any(f.kind in CYCLE_KINDS and not f.pruned for f in findings):
-        apply_verdicts(findings, run)
-        return
-    built = event_log(engine, stats)
-    if isinstance(built, str):
-        apply_verdicts(findings, run, no_log=built)
-    else:
-        apply_verdicts(findings, run, built.log, built.sites)

@@ -397,7 +397,8 @@ def apply_verdicts(
     classes from the log's instances, and sites from ``sites``, the table the log's
     site ids index (a site id outside it, or -1, has no site). Without a log, cycles
     keep what ``analyze`` found from their occurrences (refuted, or not checked, with
-    ``no_log``, why there is no log, as their reason). Call it once, on a recorded run
+    ``no_log``, why there is no log, as their reason: ``--no-confirm``, ``standard
+    input cannot be read a second time``). Call it once, on a recorded run
     (not on a scenario model: that has no run).
     """
     for f in findings:
@@ -409,7 +410,7 @@ def apply_verdicts(
     if log is None:
         for f in findings:
             if no_log and f.kind in CYCLE_KINDS and f.confirmed is None and not f.pruned:
-                f.unconfirmed_reason = f"no event log: {no_log}"
+                f.unconfirmed_reason = no_log
         return
     checked: list[tuple[Finding, list[int]]] = []
     for f in findings:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from lockgraph.engine.eventlog import MODE_MASK, TRYLOCK, EventLog, LockInfo, Op
+from lockgraph.engine.model import Mode
 
 EXACT_BUDGET = 50_000
 """States the exact search may visit per cycle before it gives up."""
@@ -49,9 +50,14 @@ EXACT_TRIES = 64
 PATTERN_WORK = 2_000_000
 """Closure work (events) per cycle beyond which its remaining patterns are not checked
 (at least four times the log's length)."""
+RUN_WORK = 50_000_000
+"""Closure work (events) over all cycles of one ``confirm_cycles`` (at least 40 times the
+log's length); cycles after it are not checked, and say so."""
 REPLAY_LIMIT = 20_000
 """Witnesses up to this many events are replayed before a confirmation is returned."""
 _SEARCH_STEPS = 200_000
+_WRITERS = 4
+"""Waiting writers tried per read request that needs one."""
 """Steps of the abstract-pattern enumeration per cycle."""
 
 _ACQ = int(Op.ACQUIRE)
@@ -77,7 +83,9 @@ class Verdict:
     witness: list[int] = field(default_factory=list)
     """Log positions: the reordered prefix, in order, then the blocked events."""
     blocked: list[int] = field(default_factory=list)
-    """The pattern's events (positions), in cycle order: event i requests what i+1 holds."""
+    """The pattern's events (positions), in cycle order: event i waits for event i+1's
+    task (requests what it holds; a non-recursive read may wait for a writer's request
+    placed between it and the read holder, so there can be more events than classes)."""
     reason: str = ""
     """When not confirmed: what held the tasks apart in this run."""
     patterns: int = 0
@@ -296,6 +304,9 @@ class _Index:
         """(held lock instance, requested class) -> abstract acquires."""
         self.by_task: dict[tuple[int, int], list[_Abstract]] = {}
         """(task, requested class) -> abstract acquires."""
+        self.writers: dict[int, list[_Abstract]] = {}
+        """Lock instance -> abstract acquires that request it exclusively (a writer a
+        non-recursive reader queues behind)."""
         self.signalled: dict[int, set[int]] = {}
         """Task -> the event classes it signals (its join event's included)."""
         for t, x in self.signals:
@@ -308,6 +319,8 @@ class _Index:
             for lock, _mode in a.held:
                 self.by_held.setdefault((lock, rc), []).append(a)
             self.by_task.setdefault((a.task, rc), []).append(a)
+            if a.op == _ACQ and a.mode == _WRITE_MODE:
+                self.writers.setdefault(a.req, []).append(a)
 
     def class_of(self, obj: int) -> int:
         info = self.log.locks.get(obj)
@@ -544,6 +557,12 @@ class _Checker:
             return Verdict(False, reason=self._no_pattern_reason(classes))
         start = self.work
         budget = max(PATTERN_WORK, 4 * len(self.log))
+        if start > max(RUN_WORK, 40 * len(self.log)):
+            return Verdict(
+                False,
+                reason="not checked: this run's confirmation budget is spent",
+                patterns=len(patterns),
+            )
         outcomes: list[_Outcome] = []
         for pat in patterns:
             if outcomes and self.work - start > budget:
@@ -581,8 +600,36 @@ class _Checker:
         for chain in self._chains(classes):
             if chain is None or len(found) >= MAX_PATTERNS:
                 return found, False
-            found.append(chain)
+            found.extend(self._with_writers(chain))
         return found, True
+
+    def _with_writers(self, chain: list[_Abstract]) -> list[list[_Abstract]]:
+        """The chain with a waiting writer after each read request of a lock the next
+        task holds shared (a non-recursive reader queues behind a waiting writer);
+        each writer of another task, up to ``_WRITERS`` per step."""
+        k = len(chain)
+        tasks = {a.task for a in chain}
+        options: list[list[_Abstract | None]] = []
+        for i, a in enumerate(chain):
+            if a.via >= 0 or self._conflicts(a, chain[(i + 1) % k]):
+                options.append([None])
+                continue
+            writers = [w for w in self.ix.writers.get(a.req, []) if w.task not in tasks]
+            if not writers:
+                return []
+            options.append(list(writers[:_WRITERS]))
+        out: list[list[_Abstract]] = []
+        for choice in product(*options):
+            chosen = [w.task for w in choice if w is not None]
+            if len(set(chosen)) != len(chosen):
+                continue
+            pattern: list[_Abstract] = []
+            for a, w in zip(chain, choice, strict=True):
+                pattern.append(a)
+                if w is not None:
+                    pattern.append(w)
+            out.append(pattern)
+        return out
 
     def _chains(
         self, classes: list[int], distinct: bool = True, blocking: bool = True
@@ -627,16 +674,23 @@ class _Checker:
         ]
 
     def _linked(self, a: _Abstract, b: _Abstract, blocking: bool = True) -> bool:
-        """``a`` requests what ``b`` holds, in a mode that makes ``a`` wait."""
+        """``a`` requests what ``b`` holds, in a mode that makes ``a`` wait (when
+        ``blocking``): conflicting, or a read that a waiting writer could hold up."""
         if a.via >= 0:
             if b.task != a.via:
                 return False
             if a.op == _JOIN:
                 return True
             return (b.task, a.req) in self.ix.signals
+        if blocking and a.mode == int(Mode.READ) and a.req in self.ix.writers:
+            blocking = False
         return any(
             lock == a.req and (not blocking or _conflict(mode, a.mode)) for lock, mode in b.held
         )
+
+    @staticmethod
+    def _conflicts(a: _Abstract, b: _Abstract) -> bool:
+        return any(lock == a.req and _conflict(mode, a.mode) for lock, mode in b.held)
 
     # -- sync-preserving ---------------------------------------------------------
 
@@ -721,7 +775,9 @@ class _Checker:
             elif op == _JOIN:
                 if log.objs[p] != log.tasks[nxt]:
                     return i
-            elif not self._held_at(nxt, log.objs[p], log.flags[p] & MODE_MASK, done):
+            elif not self._held_at(
+                nxt, log.objs[p], log.flags[p] & MODE_MASK, done
+            ) and not _behind_writer(log, p, nxt):
                 return i
         return -1
 
@@ -787,7 +843,7 @@ class _Checker:
             if rule == _RF:
                 return (
                     f"reads-from: {log.task_name(log.tasks[trigger])} reads "
-                    f"{log.obj_name(log.objs[trigger], 'V')} at event {trigger + 1}, "
+                    f"{log.var_name(log.objs[trigger])} at event {trigger + 1}, "
                     f"written by {log.task_name(log.tasks[needed])} at event {needed + 1}"
                 )
             if rule == _SIGNALLED:
@@ -908,6 +964,18 @@ class _Checker:
         if limit > budget:
             return _Outcome(False, reason=f"exact search: no deadlock in {limit - budget} states")
         return _Outcome(False)
+
+
+def _behind_writer(log: EventLog, p: int, writer: int) -> bool:
+    """Whether request ``p`` is a non-recursive read queued behind ``writer``, a blocking
+    exclusive request of the same lock by another task."""
+    return (
+        log.flags[p] & MODE_MASK == int(Mode.READ)
+        and log.ops[writer] == _ACQ
+        and log.objs[writer] == log.objs[p]
+        and log.flags[writer] == _WRITE_MODE
+        and log.tasks[writer] != log.tasks[p]
+    )
 
 
 def _spread(events: array[int], n: int = 4) -> list[int]:
@@ -1047,7 +1115,6 @@ class _Exact:
     def run(self) -> list[int] | None:
         if not self.possible:
             return None
-        log = self.ix.log
         visited = {self._key()}
         if self._goal():
             return list(self.events)
@@ -1076,7 +1143,6 @@ class _Exact:
             if self._goal():
                 return [*path, *self.events]
             frames.append(self._moves())
-        del log
         return None
 
     def _do(self, p: int) -> int:
@@ -1191,7 +1257,7 @@ def _replay(facts: _RunFacts, verdict: Verdict) -> bool:
         t = tasks[p]
         if program[t][state.next.get(t, 0)] != p:
             return False
-        waits_for = state.blocker(p, consumed, done)
+        waits_for = state.blocker(p, consumed, done, verdict.blocked)
         if waits_for != blocked_tasks[(i + 1) % k]:
             return False
     return True
@@ -1240,7 +1306,7 @@ class _Replay:
             log.ops[q] == _ACQ and log.objs[q] == lock and q < p for q in self.program[t]
         )
 
-    def blocker(self, p: int, consumed: dict[int, int], done: set[int]) -> int:
+    def blocker(self, p: int, consumed: dict[int, int], done: set[int], blocked: list[int]) -> int:
         """The task ``p`` waits for after the prefix, or -1 when it could proceed."""
         log = self.log
         op = log.ops[p]
@@ -1254,6 +1320,11 @@ class _Replay:
             for h, m in holders:
                 if _conflict(m, mode):
                     return h
+            if holders and mode == int(Mode.READ):
+                # a non-recursive reader queues behind a writer waiting for the holders
+                for q in blocked:
+                    if _behind_writer(log, p, q):
+                        return log.tasks[q]
             return -1
         if op == _WAIT:
             s = consumed[p]

@@ -73,7 +73,8 @@ class LineReader:
         except InputError as exc:
             if self.on_error is None:
                 raise
-            self.on_error(exc)
+            if not self.relogging:  # the first pass reported it already
+                self.on_error(exc)
             return None
 
     def parse(self, line: str, lineno: int) -> Action | None:
