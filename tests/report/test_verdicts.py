@@ -192,6 +192,11 @@ def test_apply_verdicts_names_the_witness_from_the_log() -> None:
         ("T1", "acquire L2 (r)", "ab.py:9 in two", True),
         ("T2", "acquire L1 (w)", "?", True),
     ]
+    # confirmation that gave up (its budget) leaves the cycle not checked
+    spent = Verdict(False, reason="not checked: this run's confirmation budget is spent")
+    set_verdict(cycle, spent, run, log, sites)
+    assert cycle.confirmed is None and cycle.witness == []
+    assert cycle.unconfirmed_reason == "this run's confirmation budget is spent"
     # a verdict that does not confirm clears the witness and keeps the reason
     set_verdict(cycle, Verdict(False, reason="lock-order: L1's sections"), run, log, sites)
     assert cycle.confirmed is False and cycle.witness == []

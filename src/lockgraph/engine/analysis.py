@@ -377,6 +377,9 @@ def _in_other_section(run: Run, a: int, b: int, b_edge: Edge) -> bool:
 
 # -- the verdicts of this run -------------------------------------------------
 
+NOT_CHECKED = "not checked: "
+"""How ``confirm`` begins the reason of a cycle it did not check (a spent budget)."""
+
 OBSERVED_KINDS = ("bad-unlock-balance", "held-at-exit", "held-across-fork", "order-violation")
 """Event findings that record what the run did, not what it could do."""
 
@@ -441,6 +444,10 @@ def set_verdict(
     f.confirmed = verdict.confirmed
     f.confirm_method = verdict.method or "event-log"
     f.unconfirmed_reason = "" if verdict.confirmed else verdict.reason
+    if not verdict.confirmed and verdict.reason.startswith(NOT_CHECKED):
+        # confirmation gave up on it (its budget): neither confirmed nor refuted
+        f.confirmed = None
+        f.unconfirmed_reason = verdict.reason.removeprefix(NOT_CHECKED)
     f.patterns = verdict.patterns
     f.patterns_confirmed = verdict.patterns_confirmed
     if not verdict.confirmed:
