@@ -212,11 +212,8 @@ def load_traces(
     if isinstance(builder, LogBuilder):
         apply_verdicts(findings, run, builder.log, builder.sites)
     else:
-        apply_verdicts(findings, run)
         why = builder if isinstance(builder, str) else "" if confirm else "--no-confirm"
-        for f in cycles:
-            if f.confirmed is None and why:
-                f.unconfirmed_reason = f"not checked: {why}"
+        apply_verdicts(findings, run, no_log=why)
     return Loaded(findings, list(paths), stats.events, None, run)
 
 

@@ -93,4 +93,4 @@ def test_verdicts_from_the_second_pass(tmp_path: Path) -> None:
     (cycle,) = load_traces([str(alone)]).findings
     assert cycle.confirmed is False and "one task only" in cycle.unconfirmed_reason
     (cycle,) = load_traces([str(overlapping)], confirm=False).findings
-    assert cycle.confirmed is None and cycle.unconfirmed_reason == "not checked: --no-confirm"
+    assert cycle.confirmed is None and cycle.unconfirmed_reason == "--no-confirm"

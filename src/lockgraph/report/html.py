@@ -167,6 +167,8 @@ def _controls(report: Report) -> str:
         if (report.pruned or report.suppressed) and report.show_pruned
         else ""
     )
+    if any(f.confirmed for f in report.shown):
+        pruned += '<label><input type="checkbox" id="confirmed-only"> confirmed only</label>'
     return (
         '<form id="controls" role="search">\n'
         '<input type="search" id="search" placeholder="search findings: lock, task, file, '
