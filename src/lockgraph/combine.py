@@ -1,6 +1,6 @@
 """Combining data files: parallel processes (``lockgraph run --parallel``,
 subprocesses, pytest-xdist workers) each write ``DATA_FILE.<host>.<pid>.<random>``;
-combining merges them with ``store.merge_runs`` (no dependency lost), re-analyses
+combining merges them with the engine's ``merge_runs`` (no dependency lost), re-analyses
 the merged run, and writes DATA_FILE. The inputs are removed only after the result
 is safely written.
 """
@@ -13,6 +13,7 @@ import os
 
 from lockgraph import store
 from lockgraph.engine import Finding, Run, analyze
+from lockgraph.engine.merge import merge_runs
 from lockgraph.errors import DataError
 
 
@@ -56,7 +57,7 @@ def combine(
         runs.append((label_of(path, data_file), store.load_run(path)))
     if not runs:
         raise DataError(f"No data to combine: no parallel data files {data_file}.*")
-    merged = store.merge_runs(runs)
+    merged = merge_runs(runs)
     findings = analyze(merged)
     if suppress:
         from lockgraph.runtime._recorder import apply_suppressions

@@ -2,8 +2,8 @@
 
 Every source (trace analysis, the Python runtime, the kernel readers) writes the
 same file, and every report can be rendered from it without the original input.
-Files from parallel processes merge with ``combine`` (``merge_runs``), which keeps
-every dependency.
+Files from parallel processes merge with ``combine`` (the engine's ``merge_runs``,
+re-exported here), which keeps every dependency.
 
 Writing is atomic: the database is built in a temporary file beside the target and
 renamed over it, so a process killed while writing leaves the old file (or none),
@@ -33,6 +33,7 @@ from lockgraph import __version__
 from lockgraph.engine import Run
 from lockgraph.engine.findings import FINDINGS_VERSION, Finding
 from lockgraph.engine.graph import Edge, Witness
+from lockgraph.engine.merge import merge_runs  # noqa: F401 - re-exported for users
 from lockgraph.engine.model import ClassKind, Frame, Mode, Stack
 from lockgraph.errors import DataError
 from lockgraph.sources.bulk import collector_paused
@@ -348,80 +349,3 @@ def _witness(d: dict[str, Any], frames: dict[tuple[Any, ...], Frame]) -> Witness
         holder_instance=d["holder_instance"],
         acquirer_instance=d["acquirer_instance"],
     )
-
-
-def merge_runs(runs: list[tuple[str, Run]]) -> Run:
-    """One run from several (parallel processes, several machines), losing no edge.
-
-    Tasks and lock instances stay distinct per run (prefixed by the run's label
-    when there are several); classes with the same name are the same class.
-    """
-    merged = Run()
-    several = len(runs) > 1
-    for label, run in runs:
-        prefix = f"{label}:" if several and label else ""
-        _merge_into(merged, run, prefix)
-    return merged
-
-
-def _merge_into(merged: Run, run: Run, prefix: str) -> None:
-    graph = merged.graph
-    cmap = {
-        c.id: graph.lock_class(c.name, c.subclass, c.kind, c.site).id for c in run.graph.classes
-    }
-    tmap = {}
-    for i, (name, node) in enumerate(run.tasks):
-        tmap[i] = len(merged.tasks)
-        merged.tasks.append((prefix + name, node))
-    base = max(merged.instances, default=-1) + 1
-    imap = {i: base + i for i in run.instances}
-    for i, name in run.instances.items():
-        merged.instances[imap[i]] = prefix + name
-
-    def inst(i: int) -> int:
-        if i < 0:
-            return i
-        if i not in imap:
-            imap[i] = base + i
-        return imap[i]
-
-    for e in run.graph.edges.values():
-        m = graph.edge(graph.classes[cmap[e.src.id]], graph.classes[cmap[e.dst.id]])
-        for bit, w in e.witnesses.items():
-            if not m.bits & bit:
-                m.bits |= bit
-                m.witnesses[bit] = Witness(
-                    tmap.get(w.task, w.task),
-                    w.holder_site,
-                    w.acquirer_site,
-                    w.event,
-                    w.holder_mode,
-                    w.acquirer_mode,
-                    inst(w.holder_instance),
-                    inst(w.acquirer_instance),
-                )
-        m.count += e.count
-        for a, b in sorted(e.instances):
-            m.add_instance_pair((inst(a), inst(b)))
-        m.instances_complete = m.instances_complete and e.instances_complete
-        if e.gate is not None:
-            m.narrow_gate(frozenset(inst(i) for i in e.gate))
-        m.add_occurrences(sorted((tmap[t], ep) for t, ep in e.occurrences), e.occurrences_complete)
-    merged.hb.merge(run.hb, tmap)
-    for task, sections in run.inherited.items():
-        merged.inherited[tmap[task]] = {
-            inst(lock): (tmap[holder], event) for lock, (holder, event) in sections.items()
-        }
-    for steps, event, task in run.cycles:
-        mapped = [(graph.edges[(cmap[e.src.id], cmap[e.dst.id])], bit) for e, bit in steps]
-        merged.cycles.append((mapped, event, tmap.get(task, task)))
-    known = {(f.kind, tuple(f.key)): f for f in merged.event_findings}
-    for f in run.event_findings:
-        same = known.get((f.kind, tuple(f.key)))
-        if same is not None:
-            same.count += f.count
-        else:
-            merged.event_findings.append(f)
-            known[(f.kind, tuple(f.key))] = f
-    merged.events += run.events
-    merged.sources.extend(run.sources)
