@@ -8,8 +8,16 @@ name are the same class, every dependency keeps its evidence.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Final
+
 from lockgraph.engine.analysis import Run
-from lockgraph.engine.graph import Witness
+from lockgraph.engine.core import NESTING_SAMPLES, Engine
+from lockgraph.engine.findings import Finding
+from lockgraph.engine.graph import DependencyGraph, Edge, Step, Witness
+from lockgraph.engine.hb import HappensBefore
+from lockgraph.engine.model import ClassKind, LockClass, LockInstance, LockUse, Stack, Task
 
 
 def merge_runs(runs: list[tuple[str, Run]]) -> Run:
@@ -87,3 +95,336 @@ def _merge_into(merged: Run, run: Run, prefix: str) -> None:
             known[(f.kind, tuple(f.key))] = f
     merged.events += run.events
     merged.sources.extend(run.sources)
+
+
+# -- partitions of one analysis ------------------------------------------------
+#
+# A partition (a file, or a byte range of one) runs its own engine; merging the
+# partitions must give the run the single engine would have built. What depends on
+# the order of events is rebuilt here in the single engine's order:
+#
+# * the dependencies and their type bits are replayed from each partition's log
+#   (``PartitionEngine``) in event order, so edges are created, witnesses chosen and
+#   cycles searched online exactly as one engine does;
+# * tasks, lock instances and lock classes get their ids by first appearance;
+# * bounded samples (instance pairs) are filled in event order.
+
+ADD: Final = 0
+SEARCH: Final = 1
+
+END_OF_TRACE: Final = 1 << 60
+"""Event index a partition gives its end-of-trace work; the merge makes it the total."""
+
+PARTITION_PAIRS = 256
+"""Distinct instance pairs a partition keeps per dependency, in order (the merge keeps
+``graph.INSTANCE_SAMPLES`` of them, the first in event order)."""
+
+LogEntry = tuple[int, int, int, int, "Witness | None"]
+"""(ADD or SEARCH, source class id, target class id, type bit or bits, witness)."""
+
+
+class _Edge(Edge):
+    """An edge that remembers the order of its instance pairs (for the merge)."""
+
+    __slots__ = ("graph", "order")
+
+    def __init__(self, src: LockClass, dst: LockClass, graph: PartitionGraph) -> None:
+        super().__init__(src, dst)
+        self.graph = graph
+        self.order: dict[tuple[int, int], None] = {}
+
+    def add_instance_pair(self, pair: tuple[int, int]) -> bool:
+        super().add_instance_pair(pair)
+        if not self.graph.recording or pair in self.order or len(self.order) >= PARTITION_PAIRS:
+            return False
+        self.order[pair] = None
+        return True
+
+
+class PartitionGraph(DependencyGraph):
+    """A dependency graph that logs new type bits and online searches, in order.
+
+    The searches are left to the merge (``merge_partitions``), which runs them on the
+    whole graph; while ``recording`` is off (state carried in from earlier
+    partitions), nothing is logged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.recording = False
+        self.log: list[LogEntry] = []
+
+    def edge(self, src: LockClass, dst: LockClass) -> Edge:
+        e = self.succ[src.id].get(dst.id)
+        if e is None:
+            e = _Edge(src, dst, self)
+            self.succ[src.id][dst.id] = e
+            self.edges[(src.id, dst.id)] = e
+        return e
+
+    def add_bit(self, edge: Edge, bit: int, witness: Witness) -> bool:
+        new = super().add_bit(edge, bit, witness)
+        if new and self.recording:
+            self.log.append((ADD, edge.src.id, edge.dst.id, bit, witness))
+        return new
+
+    def shortest_cycle(
+        self, edge: Edge, bits: int | None = None, within: set[int] | None = None
+    ) -> list[Step] | None:
+        if self.recording:
+            self.log.append((SEARCH, edge.src.id, edge.dst.id, -1 if bits is None else bits, None))
+        return None
+
+
+class PartitionEngine(Engine):
+    """An engine for one partition: its graph logs what the merge replays."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.graph = PartitionGraph()
+
+    def preload(self, task: Task, entries: list[tuple[LockUse, Stack | None, int]]) -> None:
+        """Give ``task`` the locks it holds when the partition starts (taken before it).
+
+        The chain nodes are made as a re-walk makes them: no occurrence is counted, no
+        recursion reported; their dependencies exist already in an earlier partition.
+        """
+        self._rewalking = True
+        try:
+            for use, site, event in entries:
+                ichain = task.ichain
+                inxt = ichain.next.get(use)
+                if inxt is None or inxt.slow:
+                    inxt = self._acquire_slow(task, use, site, ichain, inxt)
+                    ichain = task.ichain
+                task.held.append((use, site, ichain, event))
+                task.ichain = inxt
+                use.lock.owner = task
+        finally:
+            self._rewalking = False
+
+    def join_event(self, child: Task) -> None:
+        """``child`` was joined in an earlier partition (end-of-trace signals it again)."""
+        self._join_event(child)
+
+    def forked(self, child: Task, parent: Task, held: list[tuple[LockInstance, int]]) -> None:
+        """``child`` was forked in an earlier partition and is not joined yet."""
+        self._forked[child.id] = (parent.id, held)
+
+    def partition(
+        self,
+        task_keys: list[Hashable],
+        instance_keys: dict[int, Hashable],
+        last: bool,
+        uid: Hashable,
+    ) -> PartitionRun:
+        """What the merge needs; ``last``: the end of a file (end-of-trace runs here).
+
+        ``task_keys`` (by task id) and ``instance_keys`` say which tasks and lock
+        instances of different partitions are one; an instance without a key is the
+        partition's own (``uid`` names the partition).
+        """
+        graph = self.graph
+        assert isinstance(graph, PartitionGraph)
+        events = self.index
+        split = len(graph.log)
+        if last:
+            self.index = END_OF_TRACE
+            self.end_of_trace()
+        graph.recording = False
+        run = self.finish(end_of_trace=False)
+        edges = []
+        for (s, d), e in graph.edges.items():
+            order = list(e.order) if isinstance(e, _Edge) else sorted(e.instances)
+            edges.append(
+                (
+                    s,
+                    d,
+                    e.count,
+                    order,
+                    len(order) < PARTITION_PAIRS,
+                    e.instances_complete,
+                    e.gate,
+                    sorted(e.occurrences),
+                    e.occurrences_complete,
+                )
+            )
+        return PartitionRun(
+            classes=[(c.name, c.subclass, c.kind, c.site) for c in graph.classes],
+            tasks=[(key, t.name, t.node) for key, t in zip(task_keys, self.tasks, strict=True)],
+            instances=[instance_keys.get(i, ("#", uid, i)) for i in range(self._instances)],
+            names=dict(self.labels),
+            log=graph.log[:split],
+            end_log=graph.log[split:],
+            edges=edges,
+            hb=self.hb,
+            inherited=run.inherited,
+            event_findings=run.event_findings,
+            nesting={k: dict(v) for k, v in self._nesting.items()},
+            events=events,
+        )
+
+
+EdgeData = tuple[
+    int,
+    int,
+    int,
+    list[tuple[int, int]],
+    bool,
+    bool,
+    "frozenset[int] | None",
+    list[tuple[int, int]],
+    bool,
+]
+"""(source, target, count, instance pairs in order, that list complete, instances
+complete, gate, occurrences, occurrences complete)."""
+
+
+@dataclass
+class PartitionRun:
+    """One partition's result, plain data (it travels between processes)."""
+
+    classes: list[tuple[str, int, ClassKind, Stack | None]]
+    tasks: list[tuple[Hashable, str, str]]
+    """(identity, name, node) by task id; the identity says which tasks are one."""
+    instances: list[Hashable]
+    """The identity of each lock instance, by id."""
+    names: dict[int, str]
+    log: list[LogEntry]
+    end_log: list[LogEntry]
+    """What end-of-trace added (after every partition's events)."""
+    edges: list[EdgeData]
+    hb: HappensBefore
+    inherited: dict[int, dict[int, tuple[int, int]]]
+    event_findings: list[Finding]
+    nesting: dict[str, dict[tuple[int, int], int]]
+    events: int
+    """Events up to the partition's end, counted from the start of its file."""
+    offset: int = 0
+    """Events of the files before this partition's file (set by the caller)."""
+    sources: list[str] = field(default_factory=list)
+
+
+def merge_partitions(parts: list[PartitionRun]) -> Run:
+    """The run one engine would have built from the partitions' events, in order."""
+    merged = Run()
+    graph = merged.graph
+    total = max((p.offset + p.events for p in parts), default=0)
+    task_ids: dict[Hashable, int] = {}
+    instance_ids: dict[Hashable, int] = {}
+    maps = []
+    for part in parts:
+        cmap = [graph.lock_class(*c).id for c in part.classes]
+        tmap = []
+        for key, name, node in part.tasks:
+            tid = task_ids.get(key)
+            if tid is None:
+                tid = task_ids[key] = len(merged.tasks)
+                merged.tasks.append((name, node))
+            tmap.append(tid)
+        imap = []
+        for key in part.instances:
+            iid = instance_ids.get(key)
+            if iid is None:
+                iid = instance_ids[key] = len(instance_ids)
+            imap.append(iid)
+        for i, name in part.names.items():
+            merged.instances.setdefault(imap[i], name)
+        maps.append((cmap, tmap, imap))
+
+    def shift(part: PartitionRun, event: int) -> int:
+        return total if event >= END_OF_TRACE else event + part.offset
+
+    def replay(part: PartitionRun, log: list[LogEntry], k: int) -> None:
+        cmap, tmap, imap = maps[k]
+        fresh: dict[tuple[int, int, int], bool] = {}
+        classes = graph.classes
+        for op, s, d, bit, w in log:
+            if op == ADD:
+                assert w is not None
+                e = graph.edge(classes[cmap[s]], classes[cmap[d]])
+                fresh[(s, d, bit)] = graph.add_bit(
+                    e,
+                    bit,
+                    Witness(
+                        tmap[w.task],
+                        w.holder_site,
+                        w.acquirer_site,
+                        shift(part, w.event),
+                        w.holder_mode,
+                        w.acquirer_mode,
+                        imap[w.holder_instance] if w.holder_instance >= 0 else -1,
+                        imap[w.acquirer_instance] if w.acquirer_instance >= 0 else -1,
+                    ),
+                )
+            elif fresh.get((s, d, bit)):
+                e = graph.edges[(cmap[s], cmap[d])]
+                cycle = graph.shortest_cycle(e, bit)
+                if cycle is not None:
+                    first = e.witnesses[bit]
+                    merged.cycles.append((cycle, first.event, first.task))
+
+    for k, part in enumerate(parts):
+        replay(part, part.log, k)
+    for k, part in enumerate(parts):
+        replay(part, part.end_log, k)
+
+    nesting: dict[str, dict[tuple[int, int], int]] = {}
+    known: dict[tuple[str, ...], Finding] = {}
+    for k, part in enumerate(parts):
+        cmap, tmap, imap = maps[k]
+        classes = graph.classes
+        for s, d, count, order, _, icomplete, gate, occurrences, ocomplete in part.edges:
+            m = graph.edge(classes[cmap[s]], classes[cmap[d]])
+            m.count += count
+            for a, b in order:
+                m.add_instance_pair((imap[a], imap[b]))
+            m.instances_complete = m.instances_complete and icomplete
+            if gate is not None:
+                m.narrow_gate(frozenset(imap[i] for i in gate))
+            m.add_occurrences(sorted((tmap[t], ep) for t, ep in occurrences), ocomplete)
+        merged.hb.merge(part.hb, dict(enumerate(tmap)))
+        for task, sections in part.inherited.items():
+            merged.inherited.setdefault(tmap[task], {}).update(
+                {imap[i]: (tmap[h], shift(part, ev)) for i, (h, ev) in sections.items()}
+            )
+        for f in part.event_findings:
+            fkey = (f.kind, *f.key)
+            same = known.get(fkey)
+            if same is not None:
+                same.count += f.count
+                continue
+            f.event = shift(part, f.event)
+            for h in f.held:
+                h.event = shift(part, h.event)
+            known[fkey] = f
+            merged.event_findings.append(f)
+        for key, pairs in part.nesting.items():
+            into = nesting.setdefault(key, {})
+            for (a, b), task in pairs.items():
+                pair = (imap[a], imap[b])
+                if len(into) < NESTING_SAMPLES and pair not in into:
+                    into[pair] = tmap[task]
+        merged.sources.extend(part.sources)
+    _nesting_evidence(merged, nesting)
+    merged.events = total
+    return merged
+
+
+def _nesting_evidence(run: Run, nesting: dict[str, dict[tuple[int, int], int]]) -> None:
+    """Class-level recursive locking: did two tasks nest two instances in both orders?
+
+    The same rule as ``Engine.finish``, on the merged samples.
+    """
+    for finding in run.event_findings:
+        if finding.kind != "recursive-locking" or finding.same_instance:
+            continue
+        pairs = nesting.get(finding.key[0], {})
+        finding.instance_level = "class"
+        finding.instance_cycle = []
+        for (a, b), task in sorted(pairs.items()):
+            other = pairs.get((b, a))
+            if other is not None and other != task:
+                finding.instance_level = "instance"
+                finding.instance_cycle = [run.instance_name(a), run.instance_name(b)]
+                break
