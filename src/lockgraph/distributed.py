@@ -23,6 +23,7 @@ process (what the tests compare against).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib
 import os
@@ -687,6 +688,46 @@ def _on_dask(client: Any, files: list[list[Piece]], progress: Progress | None) -
     return _merge(files, results)
 
 
+def analyze_on_dask(
+    paths: list[str],
+    fmt: str = "auto",
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    range_bytes: int | None = None,
+) -> Run:
+    """``lockgraph analyze --dask``: a client (a local cluster by default), the run."""
+    client, cluster = client_for(scheduler, workers)
+    line = ProgressLine("analysed", progress)
+    try:
+        if range_bytes is None:
+            range_bytes = _range_bytes(paths, _workers(client))
+        files = plan(paths, fmt, range_bytes)
+        return analyze_files(paths, fmt, client=client, pieces=files, progress=line)
+    finally:
+        line.close()
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _workers(client: Any) -> int:
+    try:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    except Exception:  # a scheduler that does not say: assume one
+        return 1
+
+
+def _range_bytes(paths: list[str], workers: int) -> int:
+    """About four partitions per worker, none larger than ``RANGE_BYTES``."""
+    total = 0
+    for path in paths:
+        with contextlib.suppress(OSError):
+            total += os.path.getsize(path)
+    return max(1 << 20, min(RANGE_BYTES, total // (4 * workers) + 1))
+
+
 def client_for(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
     """A Dask client: of the scheduler at ``scheduler``, or of a local cluster of
     ``workers`` processes (default: the machine's cores). Returns (client, cluster)."""
@@ -750,6 +791,7 @@ __all__ = [
     "Piece",
     "ProgressLine",
     "analyze_files",
+    "analyze_on_dask",
     "client_for",
     "compose",
     "cut",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lockgraph import distributed
 from lockgraph.cli._common import (
     add_output_options,
     add_render_options,
@@ -12,7 +13,7 @@ from lockgraph.cli._common import (
     warn_if_pure_python,
 )
 from lockgraph.engine import Engine, analyze
-from lockgraph.errors import InputError
+from lockgraph.errors import InputError, UsageError
 from lockgraph.report import Report, write_report
 from lockgraph.sources import FORMATS, read_traces
 from lockgraph.store import save
@@ -51,21 +52,67 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="report malformed lines on stderr and skip them instead of stopping",
     )
+    add_dask_options(p)
     add_render_options(p)
     p.set_defaults(handler=run)
 
 
+def add_dask_options(p: argparse.ArgumentParser) -> None:
+    """``--dask``, ``--scheduler``, ``--workers`` and ``--quiet`` (docs/distributed.md)."""
+    group = p.add_argument_group("distributed analysis (pip install 'lockgraph[dask]')")
+    group.add_argument(
+        "--dask",
+        action="store_true",
+        help="analyse on Dask: each file, and byte ranges of large files, is a partition "
+        "(same findings as without it)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler to use (default: a local cluster of this machine's cores)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of the local cluster (default: one per core)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress line on stderr (it is shown only when stderr is a terminal)",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     warn_if_pure_python()
-    engine = Engine()
     bad: list[InputError] = []
 
     def skip(exc: InputError) -> None:
         bad.append(exc)
         print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
 
-    stats = read_traces(engine, args.traces, args.input_format, skip if args.keep_going else None)
-    result = engine.finish(sources=list(args.traces))
+    if args.dask:
+        if not distributed.dask_available():
+            print(distributed.INSTALL_HINT, file=sys.stderr)
+            return 2
+        if args.keep_going:
+            raise UsageError("--keep-going does not go with --dask")
+        result = distributed.analyze_on_dask(
+            list(args.traces),
+            args.input_format,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.quiet and args.format != "json",
+        )
+        events = result.events
+    else:
+        engine = Engine()
+        stats = read_traces(
+            engine, args.traces, args.input_format, skip if args.keep_going else None
+        )
+        result = engine.finish(sources=list(args.traces))
+        events = stats.events
     findings = analyze(result)
     if args.data_file:
         save(args.data_file, result, findings)
@@ -74,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         args.show_pruned,
         result,
         list(args.traces),
-        stats.events,
+        events,
         render_options(args),
     )
     write_report(report, args.format, args.output)
