@@ -211,10 +211,18 @@ class Effect:
     acquired: dict[str, dict[tuple[str, str], tuple[int, str | None, int]]] = field(
         default_factory=dict
     )
-    """Task -> {("lock"|"event", ref): (tick in the range, site ref, event index)}."""
+    """Task -> {("lock"|"event"|"join", ref): (tick in the range, site ref, event index)}:
+    the last acquisition of each lock (a wait: of its event; a join: of the child's)."""
     exited: set[str] = field(default_factory=set)
+    owner: dict[str, str | None] = field(default_factory=dict)
+    """The last owner of each lock the range took or released (None: released)."""
+    depth: dict[str, int] = field(default_factory=dict)
+    """Re-entries of reentrant locks taken in the range, at its end."""
     reentrant: set[str] = field(default_factory=set)
     ownerless: set[str] = field(default_factory=set)
+    fresh: set[tuple[str, int]] = field(default_factory=set)
+    """Acquisitions (task, event) of locks the range had not touched before: a
+    reentrant lock the task held already when the range started is re-entered."""
 
 
 def scan_range(piece: Piece) -> Effect:
@@ -232,6 +240,9 @@ def _scan(piece: Piece) -> Effect:
     memo: dict[bytes, tuple[Any, ...] | None] = {}
     mentioned: set[str] = set()
     local: dict[str, list[list[Any]]] = {}
+    segment: set[tuple[Any, ...]] = set()
+    owner: dict[str, str | None] = {}
+    depth: dict[str, int] = {}
     lines = 0
     index = 0
     for lines, raw in enumerate(_lines(piece), 1):
@@ -258,18 +269,35 @@ def _scan(piece: Piece) -> Effect:
         op = action[0]
         if op == _ACQ:
             _, (task,), lock, mode, trylock, site = action
-            local.setdefault(task, []).append([lock, mode, trylock, site, index])
-            tick = eff.ticks.get(task, 0)
-            eff.acquired.setdefault(task, {})[("lock", lock)] = (tick, site, index)
+            if (std or lock in eff.reentrant) and owner.get(lock) == task:
+                depth[lock] = depth.get(lock, 0) + 1  # re-entered: counted, not held
+                continue
+            stack = local.setdefault(task, [])
+            if lock not in owner:
+                eff.fresh.add((task, index))  # its owner is what the range started with
+            stack.append([lock, mode, trylock, site, index])
+            owner[lock] = task
+            # The engine notes an acquisition once per chain and segment (its cache):
+            # the first with this stack since the task's last signal, fork or join.
+            chain = (task, *((h[0], h[1], h[2]) for h in stack))
+            if chain not in segment:
+                segment.add(chain)
+                tick = eff.ticks.get(task, 0)
+                eff.acquired.setdefault(task, {})[("lock", lock)] = (tick, site, index)
         elif op == _REL:
             _, (task,), lock, _ = action
+            if depth.get(lock) and owner.get(lock) == task:
+                depth[lock] -= 1
+                continue
             stack = local.get(task) or []
             for i in range(len(stack) - 1, -1, -1):
                 if stack[i][0] == lock:
                     del stack[i]
+                    owner[lock] = None
+                    depth.pop(lock, None)
                     break
             else:
-                eff.ops.append(("rel", task, lock))
+                eff.ops.append(("rel", task, lock))  # its owner: as the prefix says
         elif op == _WAIT:
             _, (task,), event, site = action
             tick = eff.ticks.get(task, 0)
@@ -279,19 +307,26 @@ def _scan(piece: Piece) -> Effect:
             tick = eff.ticks.get(task, 0)
             eff.signalled.setdefault(task, {})[event] = tick
             eff.ticks[task] = tick + 1
+            segment = {c for c in segment if c[0] != task}
         elif op == _FORK:
             _, (parent, child), _ = action
             writes = [(h[0], h[4]) for h in local.get(parent, ()) if h[1] == "w"]
             eff.ops.append(("fork", parent, child, writes))
             eff.epochs[parent] = eff.epochs.get(parent, 0) + 1
+            segment = {c for c in segment if c[0] != parent}
         elif op == _JOIN:
-            _, (parent, child), _ = action
+            _, (parent, child), site = action
             eff.ops.append(("join", parent, child))
+            tick = eff.ticks.get(parent, 0)
+            eff.acquired.setdefault(parent, {})[("join", child)] = (tick, site, index)
+            segment = {c for c in segment if c[0] != parent}
             eff.epochs[parent] = eff.epochs.get(parent, 0) + 1
         elif op == _EXIT:
             eff.exited.add(action[1][0])
     eff.events = index
     eff.lines = lines
+    eff.owner = owner
+    eff.depth = {lock: n for lock, n in depth.items() if n}
     for task, stack in local.items():
         if stack:
             eff.held[task] = [(h[0], h[1], h[2], h[3], h[4]) for h in stack]
@@ -422,6 +457,7 @@ def compose(effects: list[Effect], std: bool) -> list[Incoming]:
             for lock, mode, trylock, site, ev in entries:
                 if (
                     (std or lock in reentrant)
+                    and (task, ev) in eff.fresh
                     and state.owner.get(lock) == task
                     and any(h[0] == lock for h in stack)
                 ):
@@ -429,6 +465,13 @@ def compose(effects: list[Effect], std: bool) -> list[Incoming]:
                     continue
                 stack.append((lock, mode, trylock, site, base + ev))
                 state.owner[lock] = task
+        for lock, n in eff.depth.items():
+            state.depth[lock] = state.depth.get(lock, 0) + n
+        for lock, who in eff.owner.items():
+            if who is None:
+                state.owner.pop(lock, None)
+            else:
+                state.owner[lock] = who
         for task, n in eff.epochs.items():
             state.epochs[task] = state.epochs.get(task, 0) + n
         for task, acquired in eff.acquired.items():
@@ -525,6 +568,11 @@ class _Names:
             return r._event(ref)
         return r.engine.event(f"(cond {ref})")
 
+    def join_event(self, ref: str) -> LockUse:
+        engine = self.reader.engine
+        assert isinstance(engine, PartitionEngine)
+        return engine.join_event(self.task(ref))
+
     def locks(self) -> dict[str, LockInstance]:
         r = self.reader
         if isinstance(r, TraceReader):
@@ -602,7 +650,12 @@ def _preload(engine: PartitionEngine, names: _Names, inc: Incoming) -> None:
         task = names.task(ref)
         latest: dict[int, tuple[int, int, Stack | None, LockInstance]] = {}
         for (kind, what), (tick, where, ev) in acquired.items():
-            lock = names.lock(what) if kind == "lock" else names.event(what).lock
+            if kind == "lock":
+                lock = names.lock(what)
+            elif kind == "event":
+                lock = names.event(what).lock
+            else:
+                lock = names.join_event(what).lock
             known = latest.get(lock.cls.id)
             if known is None or (tick, ev) > known[:2]:
                 latest[lock.cls.id] = (tick, ev, names.site(where), lock)

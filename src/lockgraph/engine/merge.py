@@ -203,9 +203,9 @@ class PartitionEngine(Engine):
         finally:
             self._rewalking = False
 
-    def join_event(self, child: Task) -> None:
+    def join_event(self, child: Task) -> LockUse:
         """``child`` was joined in an earlier partition (end-of-trace signals it again)."""
-        self._join_event(child)
+        return self._join_event(child)
 
     def forked(self, child: Task, parent: Task, held: list[tuple[LockInstance, int]]) -> None:
         """``child`` was forked in an earlier partition and is not joined yet."""
