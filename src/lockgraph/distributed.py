@@ -632,6 +632,8 @@ def _preload(engine: PartitionEngine, names: _Names, inc: Incoming) -> None:
             use = engine.use(names.lock(lock_ref), Mode.parse(mode), trylock)
             entries.append((use, names.site(site), ev))
         engine.preload(task, entries)
+        for use, _, _ in entries:
+            use.lock.owner = None  # the owners are the prefix's (below)
     for lock_ref, depth in inc.depth.items():
         names.lock(lock_ref).depth = depth
     for lock_ref, owner in inc.owner.items():

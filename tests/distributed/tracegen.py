@@ -5,18 +5,24 @@ from __future__ import annotations
 import random
 
 OWNERLESS = 0.15
+REENTRANT = 0.25
 MODES = ("w", "w", "w", "r", "R")
 
 
 def random_trace(
-    seed: int, events: int = 60, tasks: int = 3, locks: int = 4, waits: bool = True
+    seed: int,
+    events: int = 60,
+    tasks: int = 3,
+    locks: int = 4,
+    waits: bool = True,
+    forks: bool = True,
 ) -> str:
     """A trace with nesting, out-of-order releases, trylocks, modes, reentrant and
     ownerless locks, waits and signals, forks and joins, exits and declarations."""
     rnd = random.Random(seed)
     out = ["lockgraph-trace 1"]
     names = [f"L{i}" for i in range(locks)]
-    reentrant = {n for n in names if rnd.random() < 0.25}
+    reentrant = {n for n in names if rnd.random() < REENTRANT}
     ownerless = {n for n in names if n not in reentrant and rnd.random() < OWNERLESS}
     live = [f"t{i}" for i in range(tasks)]
     held: dict[str, list[str]] = {t: [] for t in live}
@@ -66,6 +72,8 @@ def random_trace(
             out.append(f"wait {t} E{rnd.randrange(2)}{tail}")
         elif r < 0.84:
             out.append(f"signal {t} E{rnd.randrange(2)}{tail}")
+        elif r < 0.95 and not forks:
+            out.append(f"# no fork here {rnd.random()}")
         elif r < 0.90 and children < 4:
             child = f"c{children}"
             children += 1
