@@ -220,6 +220,9 @@ class Effect:
     """Re-entries of reentrant locks taken in the range, at its end."""
     reentrant: set[str] = field(default_factory=set)
     ownerless: set[str] = field(default_factory=set)
+    reentry: set[tuple[str, int]] = field(default_factory=set)
+    """Acquisitions (task, event) by the lock's owner of a lock not known to be
+    reentrant in the range (declared so in an earlier one: a re-entry)."""
     fresh: set[tuple[str, int]] = field(default_factory=set)
     """Acquisitions (task, event) of locks the range had not touched before: a
     reentrant lock the task held already when the range started is re-entered."""
@@ -273,6 +276,8 @@ def _scan(piece: Piece) -> Effect:
                 depth[lock] = depth.get(lock, 0) + 1  # re-entered: counted, not held
                 continue
             stack = local.setdefault(task, [])
+            if owner.get(lock) == task:
+                eff.reentry.add((task, index))  # re-entered if declared reentrant before
             if lock not in owner:
                 eff.fresh.add((task, index))  # its owner is what the range started with
             stack.append([lock, mode, trylock, site, index])
@@ -293,7 +298,7 @@ def _scan(piece: Piece) -> Effect:
             for i in range(len(stack) - 1, -1, -1):
                 if stack[i][0] == lock:
                     del stack[i]
-                    owner[lock] = None
+                    owner[lock] = task if any(h[0] == lock for h in stack) else None
                     depth.pop(lock, None)
                     break
             else:
@@ -455,6 +460,9 @@ def compose(effects: list[Effect], std: bool) -> list[Incoming]:
         for task, entries in eff.held.items():
             stack = state.held.setdefault(task, [])
             for lock, mode, trylock, site, ev in entries:
+                if lock in reentrant and (task, ev) in eff.reentry:
+                    state.depth[lock] = state.depth.get(lock, 0) + 1
+                    continue
                 if (
                     (std or lock in reentrant)
                     and (task, ev) in eff.fresh

@@ -16,14 +16,18 @@ def random_trace(
     locks: int = 4,
     waits: bool = True,
     forks: bool = True,
+    ownerless: bool = True,
+    reentrant: bool = True,
 ) -> str:
     """A trace with nesting, out-of-order releases, trylocks, modes, reentrant and
     ownerless locks, waits and signals, forks and joins, exits and declarations."""
     rnd = random.Random(seed)
     out = ["lockgraph-trace 1"]
     names = [f"L{i}" for i in range(locks)]
-    reentrant = {n for n in names if rnd.random() < REENTRANT}
-    ownerless = {n for n in names if n not in reentrant and rnd.random() < OWNERLESS}
+    reentrant_locks = {n for n in names if reentrant and rnd.random() < REENTRANT}
+    ownerless_locks = {
+        n for n in names if ownerless and n not in reentrant_locks and rnd.random() < OWNERLESS
+    }
     live = [f"t{i}" for i in range(tasks)]
     held: dict[str, list[str]] = {t: [] for t in live}
     forked: list[tuple[str, str]] = []
@@ -35,9 +39,9 @@ def random_trace(
         if lock in mentioned:
             return
         mentioned.add(lock)
-        if lock in reentrant or lock in ownerless or rnd.random() < 0.3:
-            opts = " reentrant" if lock in reentrant else ""
-            opts += " ownerless" if lock in ownerless else ""
+        if lock in reentrant_locks or lock in ownerless_locks or rnd.random() < 0.3:
+            opts = " reentrant" if lock in reentrant_locks else ""
+            opts += " ownerless" if lock in ownerless_locks else ""
             cls = "C" + lock[1:] if rnd.random() < 0.8 else "Cshared"
             out.append(f"lock {lock} {cls}{opts}")
 
@@ -62,7 +66,7 @@ def random_trace(
                 lock = rnd.choice(names)  # a release of what it does not hold
             mention(lock)
             other = rnd.choice(live)
-            if lock in ownerless and other != t and rnd.random() < 0.3:
+            if lock in ownerless_locks and other != t and rnd.random() < 0.3:
                 out.append(f"rel {other} {lock}{tail}")
             else:
                 out.append(f"rel {t} {lock}{tail}")
