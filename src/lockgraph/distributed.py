@@ -302,6 +302,9 @@ def _scan(piece: Piece) -> Effect:
                     depth.pop(lock, None)
                     break
             else:
+                if lock in eff.ownerless and _hand_over(local, task, lock):
+                    owner[lock] = None  # a semaphore released by another task
+                    continue
                 eff.ops.append(("rel", task, lock))  # its owner: as the prefix says
         elif op == _WAIT:
             _, (task,), event, site = action
@@ -336,6 +339,18 @@ def _scan(piece: Piece) -> Effect:
         if stack:
             eff.held[task] = [(h[0], h[1], h[2], h[3], h[4]) for h in stack]
     return eff
+
+
+def _hand_over(local: dict[str, list[list[Any]]], task: str, lock: str) -> bool:
+    """An ownerless lock released by ``task``: drop it from the first other holder."""
+    for other, stack in local.items():
+        if other == task:
+            continue
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i][0] == lock:
+                del stack[i]
+                return True
+    return False
 
 
 def _declared(eff: Effect, text: str) -> None:

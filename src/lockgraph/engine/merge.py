@@ -8,16 +8,17 @@ name are the same class, every dependency keeps its evidence.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Final
 
 from lockgraph.engine.analysis import Run
+from lockgraph.engine.chains import ClassChain
 from lockgraph.engine.core import NESTING_SAMPLES, Engine
 from lockgraph.engine.findings import Finding
-from lockgraph.engine.graph import DependencyGraph, Edge, Step, Witness
+from lockgraph.engine.graph import TASK_SAMPLES, DependencyGraph, Edge, Step, Witness
 from lockgraph.engine.hb import HappensBefore
-from lockgraph.engine.model import ClassKind, LockClass, LockInstance, LockUse, Stack, Task
+from lockgraph.engine.model import ClassKind, LockClass, LockInstance, LockUse, Mode, Stack, Task
 
 
 def merge_runs(runs: list[tuple[str, Run]]) -> Run:
@@ -124,21 +125,41 @@ LogEntry = tuple[int, int, int, int, "Witness | None"]
 
 
 class _Edge(Edge):
-    """An edge that remembers the order of its instance pairs (for the merge)."""
+    """An edge that remembers the order of its samples (for the merge).
 
-    __slots__ = ("graph", "order")
+    Instance pairs and the occurrences that signals add, in order, in each phase
+    (0: the events, 1: end-of-trace), up to ``PARTITION_PAIRS`` of each.
+    """
+
+    __slots__ = ("graph", "pairs", "signals")
 
     def __init__(self, src: LockClass, dst: LockClass, graph: PartitionGraph) -> None:
         super().__init__(src, dst)
         self.graph = graph
-        self.order: dict[tuple[int, int], None] = {}
+        self.pairs: tuple[dict[tuple[int, int], None], ...] = ({}, {})
+        self.signals: tuple[dict[tuple[int, int], None], ...] = ({}, {})
 
     def add_instance_pair(self, pair: tuple[int, int]) -> bool:
         super().add_instance_pair(pair)
-        if not self.graph.recording or pair in self.order or len(self.order) >= PARTITION_PAIRS:
+        graph = self.graph
+        if not graph.recording or any(pair in d for d in self.pairs):
             return False
-        self.order[pair] = None
-        return True
+        return _note(self.pairs[graph.phase], pair)
+
+    def add_occurrences(self, occ: Iterable[tuple[int, int]], complete: bool = True) -> None:
+        occ = list(occ)
+        super().add_occurrences(occ, complete)
+        if self.graph.recording:
+            for o in occ:
+                if not any(o in d for d in self.signals):
+                    _note(self.signals[self.graph.phase], o)
+
+
+def _note(into: dict[tuple[int, int], None], item: tuple[int, int]) -> bool:
+    if len(into) >= PARTITION_PAIRS:
+        return False
+    into[item] = None
+    return True
 
 
 class PartitionGraph(DependencyGraph):
@@ -152,6 +173,8 @@ class PartitionGraph(DependencyGraph):
     def __init__(self) -> None:
         super().__init__()
         self.recording = False
+        self.phase = 0
+        """0 while events are read, 1 at the end of the trace."""
         self.log: list[LogEntry] = []
 
     def edge(self, src: LockClass, dst: LockClass) -> Edge:
@@ -182,6 +205,14 @@ class PartitionEngine(Engine):
     def __init__(self) -> None:
         super().__init__()
         self.graph = PartitionGraph()
+        self._order: dict[ClassChain, dict[tuple[int, int], None]] = {}
+
+    def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
+        super()._occur(task, chain, use, site)
+        occurrence = (task.id, task.epoch)
+        order = self._order.setdefault(chain, {})
+        if occurrence not in order:
+            _note(order, occurrence)
 
     def preload(self, task: Task, entries: list[tuple[LockUse, Stack | None, int]]) -> None:
         """Give ``task`` the locks it holds when the partition starts (taken before it).
@@ -230,23 +261,35 @@ class PartitionEngine(Engine):
         split = len(graph.log)
         if last:
             self.index = END_OF_TRACE
+            graph.phase = 1
             self.end_of_trace()
         graph.recording = False
         run = self.finish(end_of_trace=False)
-        edges = []
+        edges: list[EdgeData] = []
         for (s, d), e in graph.edges.items():
-            order = list(e.order) if isinstance(e, _Edge) else sorted(e.instances)
+            assert isinstance(e, _Edge)
             edges.append(
                 (
                     s,
                     d,
-                    e.count,
-                    order,
-                    len(order) < PARTITION_PAIRS,
+                    [list(p) for p in e.pairs],
+                    sum(map(len, e.pairs)) < PARTITION_PAIRS,
                     e.instances_complete,
                     e.gate,
-                    sorted(e.occurrences),
-                    e.occurrences_complete,
+                    [list(o) for o in e.signals],
+                    sum(map(len, e.signals)) < PARTITION_PAIRS,
+                )
+            )
+        chains: list[ChainData] = []
+        for chain in self._chains:
+            order = self._order.get(chain, {})
+            chains.append(
+                (
+                    chain.uses,
+                    chain.hits,
+                    list(order),
+                    chain.occurrences_complete and len(order) < PARTITION_PAIRS,
+                    [(e.src.id, e.dst.id) for e in chain.edges],
                 )
             )
         return PartitionRun(
@@ -257,6 +300,8 @@ class PartitionEngine(Engine):
             log=graph.log[:split],
             end_log=graph.log[split:],
             edges=edges,
+            chains=chains,
+            direct=dict(self._direct),
             hb=self.hb,
             inherited=run.inherited,
             event_findings=run.event_findings,
@@ -268,16 +313,20 @@ class PartitionEngine(Engine):
 EdgeData = tuple[
     int,
     int,
-    int,
-    list[tuple[int, int]],
+    list[list[tuple[int, int]]],
     bool,
     bool,
     "frozenset[int] | None",
-    list[tuple[int, int]],
+    list[list[tuple[int, int]]],
     bool,
 ]
-"""(source, target, count, instance pairs in order, that list complete, instances
-complete, gate, occurrences, occurrences complete)."""
+"""(source, target, instance pairs in order per phase, that list complete, instances
+complete, gate, occurrences added by signals in order per phase, that list complete)."""
+
+ChainData = tuple[
+    tuple[tuple[int, Mode, bool], ...], int, list[tuple[int, int]], bool, list[tuple[int, int]]
+]
+"""A class chain: (its uses, hits, occurrences in order, complete, its dependencies)."""
 
 
 @dataclass
@@ -294,6 +343,10 @@ class PartitionRun:
     end_log: list[LogEntry]
     """What end-of-trace added (after every partition's events)."""
     edges: list[EdgeData]
+    chains: list[ChainData]
+    """The chain cache's nodes in the order they were made."""
+    direct: dict[tuple[int, int], int]
+    """Counts of dependencies made by signals."""
     hb: HappensBefore
     inherited: dict[int, dict[int, tuple[int, int]]]
     event_findings: list[Finding]
@@ -369,20 +422,46 @@ def merge_partitions(parts: list[PartitionRun]) -> Run:
     for k, part in enumerate(parts):
         replay(part, part.end_log, k)
 
+    # Samples filled during the events, in event order: instance pairs, and the
+    # occurrences signals add (each phase after the one before, as in one engine).
+    for phase in (0, 1):
+        for k, part in enumerate(parts):
+            cmap, tmap, imap = maps[k]
+            for s, d, pairs, pcomplete, _, _, signals, scomplete in part.edges:
+                m = graph.edges.get((cmap[s], cmap[d]))
+                if m is None:
+                    continue  # only in the state carried into the partition
+                for a, b in pairs[phase]:
+                    m.add_instance_pair((imap[a], imap[b]))
+                if not pcomplete:
+                    m.instances_complete = False
+                m.add_occurrences([(tmap[t], ep) for t, ep in signals[phase]], scomplete)
+
     nesting: dict[str, dict[tuple[int, int], int]] = {}
     known: dict[tuple[str, ...], Finding] = {}
+    direct: dict[tuple[int, int], int] = {}
+    chains: dict[tuple[tuple[int, Mode, bool], ...], _Chain] = {}
     for k, part in enumerate(parts):
         cmap, tmap, imap = maps[k]
-        classes = graph.classes
-        for s, d, count, order, _, icomplete, gate, occurrences, ocomplete in part.edges:
-            m = graph.edge(classes[cmap[s]], classes[cmap[d]])
-            m.count += count
-            for a, b in order:
-                m.add_instance_pair((imap[a], imap[b]))
+        for s, d, _, _, icomplete, gate, _, _ in part.edges:
+            m = graph.edges.get((cmap[s], cmap[d]))
+            if m is None:
+                continue
             m.instances_complete = m.instances_complete and icomplete
             if gate is not None:
                 m.narrow_gate(frozenset(imap[i] for i in gate))
-            m.add_occurrences(sorted((tmap[t], ep) for t, ep in occurrences), ocomplete)
+        for (s, d), n in part.direct.items():
+            direct[(cmap[s], cmap[d])] = direct.get((cmap[s], cmap[d]), 0) + n
+        for uses, hits, occurrences, complete, chain_edges in part.chains:
+            key = tuple((cmap[c], mode, trylock) for c, mode, trylock in uses)
+            chain = chains.get(key)
+            if chain is None:
+                edges = [graph.edges.get((cmap[s], cmap[d])) for s, d in chain_edges]
+                chain = chains[key] = _Chain([e for e in edges if e is not None])
+            chain.hits += hits
+            for t, epoch in occurrences:
+                chain.add((tmap[t], epoch))
+            chain.complete = chain.complete and complete
         merged.hb.merge(part.hb, dict(enumerate(tmap)))
         for task, sections in part.inherited.items():
             merged.inherited.setdefault(tmap[task], {}).update(
@@ -399,16 +478,41 @@ def merge_partitions(parts: list[PartitionRun]) -> Run:
                 h.event = shift(part, h.event)
             known[fkey] = f
             merged.event_findings.append(f)
-        for key, pairs in part.nesting.items():
-            into = nesting.setdefault(key, {})
-            for (a, b), task in pairs.items():
+        for cls_key, nested in part.nesting.items():
+            into = nesting.setdefault(cls_key, {})
+            for (a, b), task in nested.items():
                 pair = (imap[a], imap[b])
                 if len(into) < NESTING_SAMPLES and pair not in into:
                     into[pair] = tmap[task]
         merged.sources.extend(part.sources)
+    # Engine.settle, over the merged chain cache.
+    for key, edge in graph.edges.items():
+        edge.count = direct.get(key, 0)
+    for chain in chains.values():
+        for edge in chain.edges:
+            edge.count += chain.hits
+            edge.add_occurrences(chain.occurrences, chain.complete)
     _nesting_evidence(merged, nesting)
     merged.events = total
     return merged
+
+
+class _Chain:
+    """A node of the merged chain cache: what ``Engine.settle`` reads."""
+
+    def __init__(self, edges: list[Edge]) -> None:
+        self.edges = edges
+        self.hits = 0
+        self.occurrences: set[tuple[int, int]] = set()
+        self.complete = True
+
+    def add(self, occurrence: tuple[int, int]) -> None:
+        """As ``Engine._occur``: the first ``TASK_SAMPLES`` distinct, in order."""
+        if self.complete and occurrence not in self.occurrences:
+            if len(self.occurrences) < TASK_SAMPLES:
+                self.occurrences.add(occurrence)
+            else:
+                self.complete = False
 
 
 def _nesting_evidence(run: Run, nesting: dict[str, dict[tuple[int, int], int]]) -> None:
