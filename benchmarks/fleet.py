@@ -2,18 +2,23 @@
 
     python benchmarks/fleet.py [--files 64] [--events 100000]
 
-Each file is one machine's trace (lockgraph's format): a few threads taking nested
-locks of a shared set of classes, in mostly consistent orders (one inversion per
-file). Prints per-partition cost, the merge's size and time, and the speed-ups.
+Each file is one machine's trace in lockgraph's format, made by ``gen_trace.py``
+(the lock classes are shared by all machines, the tasks and instances are each
+machine's own). Prints per-partition cost, the merge's size and time, and the
+speed-ups; checks that every run's findings are the single-process run's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import random
+import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import gen_trace
 
 from lockgraph import distributed
 from lockgraph.engine import Engine, analyze
@@ -22,30 +27,15 @@ from lockgraph.sources import read_traces
 
 
 def machine(path: str, seed: int, events: int) -> None:
-    rnd = random.Random(seed)
-    locks = [f"L{i}" for i in range(24)]
-    lines = ["lockgraph-trace 1"]
-    lines += [f"lock {name} class{name}" for name in locks]
-    n = 0
-    while n < events:
-        t = f"t{rnd.randrange(8)}"
-        depth = rnd.randint(1, 4)
-        chosen = sorted(rnd.sample(range(len(locks)), depth))
-        if rnd.random() < 0.0005:
-            chosen.reverse()  # a rare inversion
-        for i in chosen:
-            lines.append(f"acq {t} {locks[i]} @m{seed % 8}.c:{i}:f")
-        for i in reversed(chosen):
-            lines.append(f"rel {t} {locks[i]}")
-        n += 2 * depth
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    """One machine's trace: ``gen_trace.py``'s workload (16 threads, 200 classes of 4
+    instances, 20 transactions per thread, nesting up to 4, one planted inversion)."""
+    gen_trace.main(["--events", str(events), "--seed", str(seed), "--cycles", "1", "-o", path])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--files", type=int, default=64)
-    ap.add_argument("--events", type=int, default=100_000)
+    ap.add_argument("--events", type=int, default=1_000_000, help="per file")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     paths = [os.path.join(tmp, f"m{i:03}.trace") for i in range(args.files)]
@@ -61,44 +51,41 @@ def main() -> None:
     single = time.perf_counter() - t
     print(f"single process: {single:.1f} s, {len(expected)} findings")
 
-    t = time.perf_counter()
-    parts = [distributed.run_piece(p) for fp in distributed.plan(paths) for p in fp]
-    cost = (time.perf_counter() - t) / len(parts)
-    offset = 0
-    for part in parts:
-        part.offset = offset
-        offset += part.events
-    t = time.perf_counter()
-    merged = merge_partitions(parts)
-    merge = time.perf_counter() - t
-    t = time.perf_counter()
-    found = [f.to_json() for f in analyze(merged)]
-    analysis = time.perf_counter() - t
-    assert found == expected
-    edges = sum(len(p.edges) for p in parts)
-    log = sum(len(p.log) for p in parts)
-    print(
-        f"per partition: {cost:.2f} s; merge: {len(parts)} partitions, {edges} edges, "
-        f"{log} log entries, {merge:.2f} s; analysis of the merged run {analysis:.2f} s"
-    )
-
-    times = {}
+    pieces = [p for fp in distributed.plan(paths) for p in fp]
+    rows = []
     for workers in (1, 2):
         client, cluster = distributed.client_for(None, workers)
         try:
-            client.run(lambda: None)  # workers up
-            t = time.perf_counter()
-            run = distributed.analyze_files(paths, client=client)
-            found = [f.to_json() for f in analyze(run)]
-            times[workers] = time.perf_counter() - t
+            client.run(lambda: None)  # the workers are up
+            t0 = time.perf_counter()
+            futures = [client.submit(distributed.run_piece, p, pure=False) for p in pieces]
+            parts = client.gather(futures)
+            t1 = time.perf_counter()
+            offset = 0
+            for part in parts:
+                part.offset = offset
+                offset += part.events
+            merged = merge_partitions(parts)
+            t2 = time.perf_counter()
+            found = [f.to_json() for f in analyze(merged)]
+            t3 = time.perf_counter()
         finally:
             client.close()
             cluster.close()
         assert found == expected, workers
-        print(f"dask, {workers} worker(s): {times[workers]:.1f} s (identical findings)")
+        rows.append((workers, t1 - t0, t2 - t1, t3 - t2, t3 - t0))
+        edges = sum(len(p.edges) for p in parts)
+        chains = sum(len(p.chains) for p in parts)
+        print(
+            f"dask, {workers} worker(s): {t3 - t0:.1f} s in all (identical findings): "
+            f"partitions {t1 - t0:.1f} s ({(t1 - t0) * workers / len(parts):.2f} s each), "
+            f"merge {t2 - t1:.2f} s ({len(parts)} partitions, {edges} edges, "
+            f"{chains} chains), analysis {t3 - t2:.2f} s"
+        )
+    (_, _, _, _, one), (_, _, merge, _, two) = rows
     print(
-        f"speed-up 2 workers over 1: {times[1] / times[2]:.2f}x; "
-        f"merge share of the 2-worker run: {100 * merge / times[2]:.1f}%"
+        f"speed-up, 2 workers over 1: {one / two:.2f}x; over single process: "
+        f"{single / two:.2f}x; merge: {100 * merge / two:.1f}% of the 2-worker run"
     )
 
 

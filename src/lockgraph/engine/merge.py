@@ -16,7 +16,14 @@ from lockgraph.engine.analysis import Run
 from lockgraph.engine.chains import ClassChain
 from lockgraph.engine.core import NESTING_SAMPLES, Engine
 from lockgraph.engine.findings import Finding
-from lockgraph.engine.graph import TASK_SAMPLES, DependencyGraph, Edge, Step, Witness
+from lockgraph.engine.graph import (
+    TASK_SAMPLES,
+    DependencyGraph,
+    Edge,
+    Step,
+    Witness,
+    components,
+)
 from lockgraph.engine.hb import HappensBefore
 from lockgraph.engine.model import ClassKind, LockClass, LockInstance, LockUse, Mode, Stack, Task
 
@@ -278,10 +285,15 @@ class PartitionEngine(Engine):
                     e.gate,
                     [list(o) for o in e.signals],
                     sum(map(len, e.signals)) < PARTITION_PAIRS,
+                    e.count,
+                    sorted(e.occurrences),
+                    e.occurrences_complete,
                 )
             )
         chains: list[ChainData] = []
         for chain in self._chains:
+            if not chain.edges:
+                continue  # nothing for settle to do
             order = self._order.get(chain, {})
             chains.append(
                 (
@@ -319,9 +331,13 @@ EdgeData = tuple[
     "frozenset[int] | None",
     list[list[tuple[int, int]]],
     bool,
+    int,
+    list[tuple[int, int]],
+    bool,
 ]
 """(source, target, instance pairs in order per phase, that list complete, instances
-complete, gate, occurrences added by signals in order per phase, that list complete)."""
+complete, gate, occurrences added by signals in order per phase, that list complete,
+count, occurrences, occurrences complete)."""
 
 ChainData = tuple[
     tuple[tuple[int, Mode, bool], ...], int, list[tuple[int, int]], bool, list[tuple[int, int]]
@@ -388,6 +404,21 @@ def merge_partitions(parts: list[PartitionRun]) -> Run:
     def shift(part: PartitionRun, event: int) -> int:
         return total if event >= END_OF_TRACE else event + part.offset
 
+    # An online search finds a cycle only through an edge inside a strongly connected
+    # component of the final graph (the graph only grows): the others are skipped.
+    final: dict[int, set[int]] = {}
+    for k, part in enumerate(parts):
+        cmap = maps[k][0]
+        for log in (part.log, part.end_log):
+            for op, s, d, _, _ in log:
+                if op == ADD:
+                    final.setdefault(cmap[s], set()).add(cmap[d])
+    nodes = len(graph.classes)
+    component = components(nodes, [sorted(final.get(i, ())) for i in range(nodes)])
+
+    def cyclic(src: int, dst: int) -> bool:
+        return component[src] == component[dst]
+
     def replay(part: PartitionRun, log: list[LogEntry], k: int) -> None:
         cmap, tmap, imap = maps[k]
         fresh: dict[tuple[int, int, int], bool] = {}
@@ -410,7 +441,7 @@ def merge_partitions(parts: list[PartitionRun]) -> Run:
                         imap[w.acquirer_instance] if w.acquirer_instance >= 0 else -1,
                     ),
                 )
-            elif fresh.get((s, d, bit)):
+            elif fresh.get((s, d, bit)) and cyclic(cmap[s], cmap[d]):
                 e = graph.edges[(cmap[s], cmap[d])]
                 cycle = graph.shortest_cycle(e, bit)
                 if cycle is not None:
@@ -422,46 +453,53 @@ def merge_partitions(parts: list[PartitionRun]) -> Run:
     for k, part in enumerate(parts):
         replay(part, part.end_log, k)
 
-    # Samples filled during the events, in event order: instance pairs, and the
-    # occurrences signals add (each phase after the one before, as in one engine).
-    for phase in (0, 1):
-        for k, part in enumerate(parts):
-            cmap, tmap, imap = maps[k]
-            for s, d, pairs, pcomplete, _, _, signals, scomplete in part.edges:
-                m = graph.edges.get((cmap[s], cmap[d]))
-                if m is None:
-                    continue  # only in the state carried into the partition
-                for a, b in pairs[phase]:
+    # Samples filled during the events, in event order: instance pairs; counts.
+    edge_maps: list[list[Edge | None]] = []
+    for k, part in enumerate(parts):
+        cmap, tmap, imap = maps[k]
+        mapped: list[Edge | None] = []
+        for s, d, pairs, pcomplete, icomplete, gate, _, _, count, _, _ in part.edges:
+            m = graph.edges.get((cmap[s], cmap[d]))
+            mapped.append(m)
+            if m is None:
+                continue  # only in the state carried into the partition
+            for a, b in pairs[0]:
+                m.add_instance_pair((imap[a], imap[b]))
+            m.instances_complete = m.instances_complete and pcomplete and icomplete
+            if gate is not None:
+                m.narrow_gate(frozenset(imap[i] for i in gate))
+            m.count += count
+        edge_maps.append(mapped)
+    for k, part in enumerate(parts):
+        imap = maps[k][2]
+        for m, edge in zip(edge_maps[k], part.edges, strict=True):
+            if m is not None:
+                for a, b in edge[2][1]:
                     m.add_instance_pair((imap[a], imap[b]))
-                if not pcomplete:
-                    m.instances_complete = False
-                m.add_occurrences([(tmap[t], ep) for t, ep in signals[phase]], scomplete)
+
+    # Occurrences: all of them when they fit the sample; else the first ones, as the
+    # single engine kept them (signals' during the events, then Engine.settle's).
+    union: dict[Edge, set[tuple[int, int]]] = {}
+    overflow: set[Edge] = set()
+    for k, part in enumerate(parts):
+        tmap = maps[k][1]
+        for m, edge in zip(edge_maps[k], part.edges, strict=True):
+            if m is None:
+                continue
+            into = union.setdefault(m, set())
+            into.update((tmap[t], ep) for t, ep in edge[9])
+            if not edge[10] or len(into) > TASK_SAMPLES:
+                overflow.add(m)
+    for m, occurrences in union.items():
+        if m not in overflow:
+            m.occurrences = occurrences
+    if overflow:
+        _settle_overflow(parts, maps, edge_maps, overflow)
 
     nesting: dict[str, dict[tuple[int, int], int]] = {}
     known: dict[tuple[str, ...], Finding] = {}
-    direct: dict[tuple[int, int], int] = {}
-    chains: dict[tuple[tuple[int, Mode, bool], ...], _Chain] = {}
     for k, part in enumerate(parts):
         cmap, tmap, imap = maps[k]
-        for s, d, _, _, icomplete, gate, _, _ in part.edges:
-            m = graph.edges.get((cmap[s], cmap[d]))
-            if m is None:
-                continue
-            m.instances_complete = m.instances_complete and icomplete
-            if gate is not None:
-                m.narrow_gate(frozenset(imap[i] for i in gate))
-        for (s, d), n in part.direct.items():
-            direct[(cmap[s], cmap[d])] = direct.get((cmap[s], cmap[d]), 0) + n
-        for uses, hits, occurrences, complete, chain_edges in part.chains:
-            key = tuple((cmap[c], mode, trylock) for c, mode, trylock in uses)
-            chain = chains.get(key)
-            if chain is None:
-                edges = [graph.edges.get((cmap[s], cmap[d])) for s, d in chain_edges]
-                chain = chains[key] = _Chain([e for e in edges if e is not None])
-            chain.hits += hits
-            for t, epoch in occurrences:
-                chain.add((tmap[t], epoch))
-            chain.complete = chain.complete and complete
         merged.hb.merge(part.hb, dict(enumerate(tmap)))
         for task, sections in part.inherited.items():
             merged.inherited.setdefault(tmap[task], {}).update(
@@ -479,22 +517,53 @@ def merge_partitions(parts: list[PartitionRun]) -> Run:
             known[fkey] = f
             merged.event_findings.append(f)
         for cls_key, nested in part.nesting.items():
-            into = nesting.setdefault(cls_key, {})
+            sample = nesting.setdefault(cls_key, {})
             for (a, b), task in nested.items():
                 pair = (imap[a], imap[b])
-                if len(into) < NESTING_SAMPLES and pair not in into:
-                    into[pair] = tmap[task]
+                if len(sample) < NESTING_SAMPLES and pair not in sample:
+                    sample[pair] = tmap[task]
         merged.sources.extend(part.sources)
-    # Engine.settle, over the merged chain cache.
-    for key, edge in graph.edges.items():
-        edge.count = direct.get(key, 0)
-    for chain in chains.values():
-        for edge in chain.edges:
-            edge.count += chain.hits
-            edge.add_occurrences(chain.occurrences, chain.complete)
     _nesting_evidence(merged, nesting)
     merged.events = total
     return merged
+
+
+def _settle_overflow(
+    parts: list[PartitionRun],
+    maps: list[tuple[list[int], list[int], list[int]]],
+    edge_maps: list[list[Edge | None]],
+    overflow: set[Edge],
+) -> None:
+    """The occurrences of dependencies seen by more task segments than the sample keeps:
+    signals' in event order, then ``Engine.settle`` over the merged chain cache."""
+    for e in overflow:
+        e.occurrences = set()
+        e.occurrences_complete = True
+    for phase in (0, 1):
+        for k, part in enumerate(parts):
+            tmap = maps[k][1]
+            for m, edge in zip(edge_maps[k], part.edges, strict=True):
+                if m is not None and m in overflow:
+                    m.add_occurrences([(tmap[t], ep) for t, ep in edge[6][phase]], edge[7])
+    chains: dict[tuple[tuple[int, Mode, bool], ...], _Chain] = {}
+    local = {(e.src.id, e.dst.id): e for e in overflow}
+    for k, part in enumerate(parts):
+        cmap, tmap, _ = maps[k]
+        for uses, hits, occurrences, complete, chain_edges in part.chains:
+            mine = [local.get((cmap[s], cmap[d])) for s, d in chain_edges]
+            if not any(mine):
+                continue
+            key = tuple([(cmap[c], mode, trylock) for c, mode, trylock in uses])
+            chain = chains.get(key)
+            if chain is None:
+                chain = chains[key] = _Chain([e for e in mine if e is not None])
+            chain.hits += hits
+            for t, epoch in occurrences:
+                chain.add((tmap[t], epoch))
+            chain.complete = chain.complete and complete
+    for chain in chains.values():
+        for e in chain.edges:
+            e.add_occurrences(chain.occurrences, chain.complete)
 
 
 class _Chain:
