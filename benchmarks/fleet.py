@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +39,13 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000, help="per file")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
+    try:
+        run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, tmp: str) -> None:
     paths = [os.path.join(tmp, f"m{i:03}.trace") for i in range(args.files)]
     for i, p in enumerate(paths):
         machine(p, i, args.events)

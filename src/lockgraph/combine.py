@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+from collections.abc import Callable
 
 from lockgraph import store
 from lockgraph.engine import Finding, Run, analyze
@@ -42,10 +43,13 @@ def combine(
     keep: bool = False,
     suppress: list[str] | None = None,
     extra_runs: list[tuple[str, Run]] | None = None,
+    load: Callable[[list[str]], list[Run]] | None = None,
 ) -> tuple[Run, list[Finding], list[str]]:
     """Merge ``inputs`` (default: the parallel files) into ``data_file``.
 
-    Returns the merged run, its findings and the files combined.
+    ``load`` reads the input files (default: one after the other, here; ``combine
+    --dask`` reads them on a cluster). Returns the merged run, its findings and the
+    files combined.
     """
     paths = list(inputs) if inputs is not None else parallel_files(data_file)
     runs: list[tuple[str, Run]] = list(extra_runs or [])
@@ -54,7 +58,8 @@ def combine(
     for path in paths:
         if os.path.isdir(path):
             raise DataError(f"Couldn't combine {path!r}: is a directory")
-        runs.append((label_of(path, data_file), store.load_run(path)))
+    loaded = load(paths) if load is not None else [store.load_run(p) for p in paths]
+    runs.extend((label_of(p, data_file), r) for p, r in zip(paths, loaded, strict=True))
     if not runs:
         raise DataError(f"No data to combine: no parallel data files {data_file}.*")
     merged = merge_runs(runs)

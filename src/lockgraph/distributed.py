@@ -42,6 +42,7 @@ from lockgraph.sources.bulk import collector_paused
 from lockgraph.sources.files import GZIP_MAGIC, open_binary, read_errors
 from lockgraph.sources.std import StdReader
 from lockgraph.sources.trace import TraceReader
+from lockgraph.store import load_run
 
 RANGE_BYTES = 64 << 20
 """A plain file larger than this is cut into ranges of about this size."""
@@ -243,7 +244,7 @@ def _scan(piece: Piece) -> Effect:
     memo: dict[bytes, tuple[Any, ...] | None] = {}
     mentioned: set[str] = set()
     local: dict[str, list[list[Any]]] = {}
-    segment: set[tuple[Any, ...]] = set()
+    segment: dict[str, set[tuple[Any, ...]]] = {}
     owner: dict[str, str | None] = {}
     depth: dict[str, int] = {}
     lines = 0
@@ -280,13 +281,14 @@ def _scan(piece: Piece) -> Effect:
                 eff.reentry.add((task, index))  # re-entered if declared reentrant before
             if lock not in owner:
                 eff.fresh.add((task, index))  # its owner is what the range started with
-            stack.append([lock, mode, trylock, site, index])
+            chain = (stack[-1][5] if stack else task, lock, mode, trylock)
+            stack.append([lock, mode, trylock, site, index, chain])
             owner[lock] = task
             # The engine notes an acquisition once per chain and segment (its cache):
             # the first with this stack since the task's last signal, fork or join.
-            chain = (task, *((h[0], h[1], h[2]) for h in stack))
-            if chain not in segment:
-                segment.add(chain)
+            seen = segment.setdefault(task, set())
+            if chain not in seen:
+                seen.add(chain)
                 tick = eff.ticks.get(task, 0)
                 eff.acquired.setdefault(task, {})[("lock", lock)] = (tick, site, index)
         elif op == _REL:
@@ -298,6 +300,7 @@ def _scan(piece: Piece) -> Effect:
             for i in range(len(stack) - 1, -1, -1):
                 if stack[i][0] == lock:
                     del stack[i]
+                    _rekey(stack, i, task)
                     owner[lock] = task if any(h[0] == lock for h in stack) else None
                     depth.pop(lock, None)
                     break
@@ -315,19 +318,19 @@ def _scan(piece: Piece) -> Effect:
             tick = eff.ticks.get(task, 0)
             eff.signalled.setdefault(task, {})[event] = tick
             eff.ticks[task] = tick + 1
-            segment = {c for c in segment if c[0] != task}
+            segment.pop(task, None)
         elif op == _FORK:
             _, (parent, child), _ = action
             writes = [(h[0], h[4]) for h in local.get(parent, ()) if h[1] == "w"]
             eff.ops.append(("fork", parent, child, writes))
             eff.epochs[parent] = eff.epochs.get(parent, 0) + 1
-            segment = {c for c in segment if c[0] != parent}
+            segment.pop(parent, None)
         elif op == _JOIN:
             _, (parent, child), site = action
             eff.ops.append(("join", parent, child))
             tick = eff.ticks.get(parent, 0)
             eff.acquired.setdefault(parent, {})[("join", child)] = (tick, site, index)
-            segment = {c for c in segment if c[0] != parent}
+            segment.pop(parent, None)
             eff.epochs[parent] = eff.epochs.get(parent, 0) + 1
         elif op == _EXIT:
             eff.exited.add(action[1][0])
@@ -349,8 +352,16 @@ def _hand_over(local: dict[str, list[list[Any]]], task: str, lock: str) -> bool:
         for i in range(len(stack) - 1, -1, -1):
             if stack[i][0] == lock:
                 del stack[i]
+                _rekey(stack, i, other)
                 return True
     return False
+
+
+def _rekey(stack: list[list[Any]], start: int, task: str) -> None:
+    """The chain keys of the entries above a lock released out of order."""
+    for i in range(start, len(stack)):
+        h = stack[i]
+        h[5] = (stack[i - 1][5] if i else task, h[0], h[1], h[2])
 
 
 def _declared(eff: Effect, text: str) -> None:
@@ -790,6 +801,24 @@ def analyze_on_dask(
             cluster.close()
 
 
+@contextlib.contextmanager
+def session(scheduler: str | None, workers: int | None) -> Iterator[Any]:
+    """A Dask client for the duration of a ``with`` block (its local cluster too)."""
+    client, cluster = client_for(scheduler, workers)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def load_runs(paths: list[str], client: Any) -> list[Run]:
+    """The runs of data files, read on the cluster's workers (``combine --dask``)."""
+    futures = [client.submit(load_run, p, pure=False) for p in paths]
+    return list(client.gather(futures))
+
+
 def _workers(client: Any) -> int:
     try:
         return max(1, len(client.scheduler_info().get("workers", {})))
@@ -874,7 +903,9 @@ __all__ = [
     "compose",
     "cut",
     "dask_available",
+    "load_runs",
     "plan",
     "run_piece",
     "scan_range",
+    "session",
 ]

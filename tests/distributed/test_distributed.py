@@ -26,6 +26,7 @@ from conftest import DATA, ROOT, run_cli
 from lockgraph import distributed
 from lockgraph.engine import Engine, analyze
 from lockgraph.sources import read_traces
+from lockgraph.store import load_findings
 
 distributed_mod = pytest.importorskip("distributed")
 
@@ -248,3 +249,27 @@ def test_progress_line_only_on_a_terminal(capsys: pytest.CaptureFixture[str]) ->
     line.close()
     assert capsys.readouterr().err == ""  # stderr is not a terminal here
     assert time.monotonic() >= line.start
+
+
+def test_combine_on_dask_is_combine(tmp_path: Path) -> None:
+    inputs = []
+    for name in ("bank", "filemap"):
+        data = tmp_path / f"{name}.lg"
+        run_cli("analyze", "--data-file", str(data), str(EXAMPLES / f"{name}.trace"))
+        inputs.append(str(data))
+    plain = run_cli("combine", "--keep", "--data-file", str(tmp_path / "a.lg"), *inputs)
+    dask = run_cli(
+        "combine",
+        "--keep",
+        "--dask",
+        "--workers",
+        "2",
+        "--data-file",
+        str(tmp_path / "b.lg"),
+        *inputs,
+        timeout=180,
+    )
+    assert plain.returncode == dask.returncode == 1, dask.stderr
+    a = [f.to_json() for f in load_findings(str(tmp_path / "a.lg"))]
+    b = [f.to_json() for f in load_findings(str(tmp_path / "b.lg"))]
+    assert a == b and a

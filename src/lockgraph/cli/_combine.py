@@ -30,6 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--keep", action="store_true", help="do not remove the input files")
     p.add_argument("--config", metavar="FILE", help="read settings (suppressions) from FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    group = p.add_argument_group("distributed (pip install 'lockgraph[dask]')")
+    group.add_argument(
+        "--dask", action="store_true", help="read the data files on Dask (thousands of files)"
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a local cluster)"
+    )
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="local cluster processes (default: one per core)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -39,13 +49,29 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config.load(args.config)
     data_file = args.data_file or config.data_file
-    _, findings, paths = combine(
-        data_file,
-        args.inputs or None,
-        append=args.append,
-        keep=args.keep,
-        suppress=config.suppress,
-    )
+    if args.dask:
+        from lockgraph import distributed
+
+        if not distributed.dask_available():
+            print(distributed.INSTALL_HINT, file=sys.stderr)
+            return 2
+        with distributed.session(args.scheduler, args.workers) as client:
+            _, findings, paths = combine(
+                data_file,
+                args.inputs or None,
+                append=args.append,
+                keep=args.keep,
+                suppress=config.suppress,
+                load=lambda paths: distributed.load_runs(paths, client),
+            )
+    else:
+        _, findings, paths = combine(
+            data_file,
+            args.inputs or None,
+            append=args.append,
+            keep=args.keep,
+            suppress=config.suppress,
+        )
     reported = [f for f in findings if not f.pruned]
     if not args.quiet:
         plural = "s" if len(paths) != 1 else ""
