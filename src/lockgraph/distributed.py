@@ -44,8 +44,8 @@ from lockgraph.sources.std import StdReader
 from lockgraph.sources.trace import TraceReader
 from lockgraph.store import load_run
 
-RANGE_BYTES = 64 << 20
-"""A plain file larger than this is cut into ranges of about this size."""
+RANGE_BYTES = 16 << 20
+"""The smallest range ``analyze_on_dask`` cuts a file into."""
 
 INSTALL_HINT = "lockgraph: --dask needs Dask: pip install 'lockgraph[dask]'"
 
@@ -827,12 +827,19 @@ def _workers(client: Any) -> int:
 
 
 def _range_bytes(paths: list[str], workers: int) -> int:
-    """About four partitions per worker, none larger than ``RANGE_BYTES``."""
+    """Files are cut only when there are too few to keep the workers busy.
+
+    Cutting costs a first pass over every range (``scan_range``, a few times slower
+    per event than the analysis itself): with at least two files per worker, files
+    are partitions enough. Otherwise ranges of about half of a worker's share.
+    """
+    if len(paths) >= 2 * workers:
+        return 1 << 62
     total = 0
     for path in paths:
         with contextlib.suppress(OSError):
             total += os.path.getsize(path)
-    return max(1 << 20, min(RANGE_BYTES, total // (4 * workers) + 1))
+    return max(RANGE_BYTES, total // (2 * workers) + 1)
 
 
 def client_for(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
