@@ -229,17 +229,43 @@ class Effect:
     reentrant lock the task held already when the range started is re-entered."""
 
 
-def scan_range(piece: Piece) -> Effect:
-    """Pass 1 over a range: its effect on the tasks' state (event indexes from 0)."""
+def lock_options(piece: Piece) -> tuple[set[str], set[str]]:
+    """Pass 0: the locks a range declares reentrant and ownerless.
+
+    A lock is declared before its first use, once: the union over a file's ranges
+    tells every range how each of its locks behaves.
+    """
+    reentrant: set[str] = set()
+    ownerless: set[str] = set()
+    if piece.fmt != "lockgraph":
+        return reentrant, ownerless
+    try:
+        for raw in _lines(piece):
+            if raw.startswith(b"lock ") and (b"reentrant" in raw or b"ownerless" in raw):
+                eff = Effect()
+                _declared(eff, raw.decode("utf-8", "replace"))
+                reentrant |= eff.reentrant
+                ownerless |= eff.ownerless
+    except (OSError, EOFError, ValueError) as exc:
+        raise read_errors(piece.path, exc) from None
+    return reentrant, ownerless
+
+
+def scan_range(piece: Piece, options: tuple[set[str], set[str]] | None = None) -> Effect:
+    """Pass 1 over a range: its effect on the tasks' state (event indexes from 0).
+
+    ``options``: the file's reentrant and ownerless locks (``lock_options``).
+    """
     try:
         with collector_paused():
-            return _scan(piece)
+            return _scan(piece, options or (set(), set()))
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(piece.path, exc) from None
 
 
-def _scan(piece: Piece) -> Effect:
+def _scan(piece: Piece, options: tuple[set[str], set[str]]) -> Effect:
     eff = Effect()
+    reentrant, ownerless = options
     std = piece.fmt == "std"
     memo: dict[bytes, tuple[Any, ...] | None] = {}
     mentioned: set[str] = set()
@@ -273,7 +299,7 @@ def _scan(piece: Piece) -> Effect:
         op = action[0]
         if op == _ACQ:
             _, (task,), lock, mode, trylock, site = action
-            if (std or lock in eff.reentrant) and owner.get(lock) == task:
+            if (std or lock in reentrant) and owner.get(lock) == task:
                 depth[lock] = depth.get(lock, 0) + 1  # re-entered: counted, not held
                 continue
             stack = local.setdefault(task, [])
@@ -299,13 +325,16 @@ def _scan(piece: Piece) -> Effect:
             stack = local.get(task) or []
             for i in range(len(stack) - 1, -1, -1):
                 if stack[i][0] == lock:
-                    del stack[i]
+                    entry = stack.pop(i)
                     _rekey(stack, i, task)
-                    owner[lock] = task if any(h[0] == lock for h in stack) else None
+                    # A release leaves the lock without owner; a re-entry's release
+                    # (if the lock is reentrant: only then does the owner matter)
+                    # leaves it to the task.
+                    owner[lock] = task if (task, entry[4]) in eff.reentry else None
                     depth.pop(lock, None)
                     break
             else:
-                if lock in eff.ownerless and _hand_over(local, task, lock):
+                if lock in ownerless and _hand_over(local, task, lock):
                     owner[lock] = None  # a semaphore released by another task
                     continue
                 eff.ops.append(("rel", task, lock))  # its owner: as the prefix says
@@ -483,6 +512,7 @@ def compose(effects: list[Effect], std: bool) -> list[Incoming]:
                 state.forked.pop(child, None)
                 if child not in state.joined:
                     state.joined.append(child)
+        before = dict(state.owner)  # a lock's owner until the range touches it
         for task, entries in eff.held.items():
             stack = state.held.setdefault(task, [])
             for lock, mode, trylock, site, ev in entries:
@@ -492,7 +522,7 @@ def compose(effects: list[Effect], std: bool) -> list[Incoming]:
                 if (
                     (std or lock in reentrant)
                     and (task, ev) in eff.fresh
-                    and state.owner.get(lock) == task
+                    and before.get(lock) == task
                     and any(h[0] == lock for h in stack)
                 ):
                     state.depth[lock] = state.depth.get(lock, 0) + 1
@@ -731,11 +761,21 @@ def analyze_files(
         for fp in files:
             incoming = [Incoming()]
             if len(fp) > 1:
-                effects = [*(scan_range(p) for p in fp[:-1]), Effect()]
+                options = _union([lock_options(p) for p in fp])
+                effects = [*(scan_range(p, options) for p in fp[:-1]), Effect()]
                 incoming = compose(effects, fp[0].fmt == "std")
             results.extend(run_piece(p, inc) for p, inc in zip(fp, incoming, strict=True))
         return _merge(files, results)
     return _on_dask(client, files, progress)
+
+
+def _union(found: list[tuple[set[str], set[str]]]) -> tuple[set[str], set[str]]:
+    reentrant: set[str] = set()
+    ownerless: set[str] = set()
+    for r, o in found:
+        reentrant |= r
+        ownerless |= o
+    return reentrant, ownerless
 
 
 def _merge(files: list[list[Piece]], results: list[PartitionRun]) -> Run:
@@ -759,7 +799,9 @@ def _on_dask(client: Any, files: list[list[Piece]], progress: Progress | None) -
         if len(fp) == 1:
             futures[(fp[0].file, 0)] = client.submit(run_piece, fp[0], None, pure=False)
         else:
-            scans[fp[0].file] = [client.submit(scan_range, p, pure=False) for p in fp[:-1]]
+            found = [client.submit(lock_options, p, pure=False) for p in fp]
+            options = client.submit(_union, found, pure=False)
+            scans[fp[0].file] = [client.submit(scan_range, p, options, pure=False) for p in fp[:-1]]
     for fp in files:
         if len(fp) > 1:
             effects = client.gather(scans[fp[0].file])
@@ -911,6 +953,7 @@ __all__ = [
     "cut",
     "dask_available",
     "load_runs",
+    "lock_options",
     "plan",
     "run_piece",
     "scan_range",
