@@ -85,8 +85,9 @@ def partitioned(paths: list[str], pieces: Any = None, client: Any = None) -> lis
 
 
 def lock_order_trace(seed: int, events: int) -> str:
-    """A random trace of what byte ranges reproduce exactly today (docs/distributed.md)."""
-    return random_trace(seed, events, waits=False, forks=False, ownerless=False, reentrant=False)
+    """A random trace of what byte ranges reproduce exactly (docs/distributed.md): lock
+    order events, forks and joins."""
+    return random_trace(seed, events, waits=False, forks=True, ownerless=False, reentrant=False)
 
 
 def line_starts(path: str) -> list[int]:
