@@ -1,6 +1,6 @@
 """Combining data files: parallel processes (``lockgraph run --parallel``,
 subprocesses, pytest-xdist workers) each write ``DATA_FILE.<host>.<pid>.<random>``;
-combining merges them with ``store.merge_runs`` (no dependency lost), re-analyses
+combining merges them with the engine's ``merge_runs`` (no dependency lost), re-analyses
 the merged run, and writes DATA_FILE.
 
 Nothing is lost or destroyed:
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from lockgraph import store
 from lockgraph.engine import Finding, Run, analyze
 from lockgraph.engine.analysis import apply_verdicts
+from lockgraph.engine.merge import merge_runs
 from lockgraph.errors import DataError
 
 PARALLEL_META = "parallel"
@@ -35,6 +36,7 @@ _PARALLEL_SUFFIX = re.compile(r"(?P<label>.+\.\d+)\.\d{6}")
 """``<host>.<pid>.<random>`` after ``DATA_FILE.``: the host may contain dots."""
 
 Warn = Callable[[str], None]
+Load = Callable[[list[str]], list[Run]]
 
 
 def parallel_files(data_file: str) -> list[str]:
@@ -111,19 +113,22 @@ def merge(
     append: bool = False,
     suppress: list[str] | None = None,
     extra_runs: list[tuple[str, Run]] | None = None,
+    load: Load | None = None,
 ) -> tuple[Run, list[Finding]]:
     """The merged run of ``paths`` (and ``extra_runs``; and DATA_FILE with ``append``)
-    and its findings. Writes nothing."""
+    and its findings. Writes nothing. ``load`` reads the input files (default: one
+    after the other, here; ``combine --dask`` reads them on a cluster)."""
     runs: list[tuple[str, Run]] = list(extra_runs or [])
     if append and os.path.exists(data_file):
         runs.append(("", store.load_run(data_file)))
     for path in paths:
         if os.path.isdir(path):
             raise DataError(f"Couldn't combine {path!r}: is a directory")
-        runs.append((label_of(path, data_file), store.load_run(path)))
+    loaded = load(paths) if load is not None else [store.load_run(p) for p in paths]
+    runs.extend((label_of(p, data_file), r) for p, r in zip(paths, loaded, strict=True))
     if not runs:
         raise DataError(f"No data to combine: no parallel data files {data_file}.*")
-    merged = store.merge_runs(runs)
+    merged = merge_runs(runs)
     findings = analyze(merged)
     apply_verdicts(findings, merged)
     if suppress:
@@ -142,6 +147,7 @@ def combine(
     suppress: list[str] | None = None,
     extra_runs: list[tuple[str, Run]] | None = None,
     warn: Warn | None = None,
+    load: Load | None = None,
 ) -> tuple[Run, list[Finding], list[str]]:
     """Merge ``inputs`` (default: the parallel files) into ``data_file``.
 
@@ -152,7 +158,7 @@ def combine(
     also = [data_file] if append and os.path.exists(data_file) else []
     paths = unique_inputs(paths, also, warn)
     merged, findings = merge(
-        data_file, paths, append=append, suppress=suppress, extra_runs=extra_runs
+        data_file, paths, append=append, suppress=suppress, extra_runs=extra_runs, load=load
     )
     combined = len(paths) + len(also) + len(extra_runs or [])
     store.save(data_file, merged, findings, {"combined": str(combined)})

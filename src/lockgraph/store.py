@@ -2,8 +2,8 @@
 
 Every source (trace analysis, the Python runtime, the kernel readers) writes the
 same file, and every report can be rendered from it without the original input.
-Files from parallel processes merge with ``combine`` (``merge_runs``), which keeps
-every dependency.
+Files from parallel processes merge with ``combine`` (the engine's ``merge_runs``,
+re-exported here), which keeps every dependency.
 
 Writing is atomic: the database is built in a temporary file beside the target and
 renamed over it, so a process killed while writing leaves the old file (or none),
@@ -41,6 +41,7 @@ from lockgraph import __version__
 from lockgraph.engine import Run
 from lockgraph.engine.findings import FINDINGS_VERSION, KINDS, Finding
 from lockgraph.engine.graph import Edge, Step, Witness
+from lockgraph.engine.merge import merge_runs  # noqa: F401 - re-exported for users
 from lockgraph.engine.model import ClassKind, DepType, Frame, LockClass, Mode, Stack
 from lockgraph.errors import DataError
 from lockgraph.sources.bulk import collector_paused
@@ -586,20 +587,6 @@ def _too_big(run: Run, exc: OverflowError) -> str:
         if not -(1 << 63) <= cls.subclass < 1 << 63:
             return f"lock class {cls.name!r} has subclass {cls.subclass}, beyond 64 bits"
     return f"a number is beyond 64 bits ({exc})"
-
-
-def merge_runs(runs: list[tuple[str, Run]]) -> Run:
-    """One run from several (parallel processes, several machines), losing no edge.
-
-    Tasks and lock instances stay distinct per run (prefixed by the run's label
-    when there are several); classes with the same name are the same class.
-    """
-    merged = Run()
-    several = len(runs) > 1
-    for label, run in runs:
-        prefix = f"{label}:" if several and label else ""
-        _merge_into(merged, run, prefix)
-    return merged
 
 
 def _merge_into(merged: Run, run: Run, prefix: str) -> None:

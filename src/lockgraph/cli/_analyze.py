@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lockgraph import distributed
 from lockgraph.cli._common import (
     add_output_options,
     add_render_options,
@@ -12,7 +13,9 @@ from lockgraph.cli._common import (
     render_options,
     warn_if_pure_python,
 )
-from lockgraph.errors import InputError
+from lockgraph.engine import analyze
+from lockgraph.engine.analysis import apply_verdicts
+from lockgraph.errors import InputError, UsageError
 from lockgraph.inputs import load_traces
 from lockgraph.report import Report, write_report
 from lockgraph.sources import FORMATS
@@ -60,8 +63,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="skip confirmation (the second pass over the traces that checks whether "
         "each reported cycle can deadlock in this run)",
     )
+    add_dask_options(p)
     add_render_options(p)
     p.set_defaults(handler=run)
+
+
+def add_dask_options(p: argparse.ArgumentParser) -> None:
+    """``--dask``, ``--scheduler``, ``--workers`` and ``--quiet`` (docs/distributed.md)."""
+    group = p.add_argument_group("distributed analysis (pip install 'lockgraph[dask]')")
+    group.add_argument(
+        "--dask",
+        action="store_true",
+        help="analyse on Dask: each file, and byte ranges of large files, is a partition "
+        "(same findings as without it)",
+    )
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler to use (default: a local cluster of this machine's cores)",
+    )
+    group.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of the local cluster (default: one per core)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress line on stderr (it is shown only when stderr is a terminal)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,18 +103,37 @@ def run(args: argparse.Namespace) -> int:
         bad.append(exc)
         print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
 
-    loaded = load_traces(
-        args.traces, args.input_format, skip if args.keep_going else None, not args.no_confirm
-    )
-    result = loaded.run()
+    if args.dask:
+        if not distributed.dask_available():
+            print(distributed.INSTALL_HINT, file=sys.stderr)
+            return 2
+        if args.keep_going:
+            raise UsageError("--keep-going does not go with --dask")
+        result = distributed.analyze_on_dask(
+            list(args.traces),
+            args.input_format,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.quiet and args.format != "json",
+        )
+        events = result.events
+        findings = analyze(result)
+        apply_verdicts(findings, result, no_log="--dask (confirmation runs in one process)")
+    else:
+        loaded = load_traces(
+            args.traces, args.input_format, skip if args.keep_going else None, not args.no_confirm
+        )
+        result = loaded.run()
+        events = loaded.events
+        findings = loaded.findings
     if args.data_file:
-        save(args.data_file, result, loaded.findings)
+        save(args.data_file, result, findings)
     report = Report(
-        loaded.findings,
+        findings,
         args.show_pruned,
         result,
         list(args.traces),
-        loaded.events,
+        events,
         render_options(args),
         confirmed_only=args.confirmed_only,
         fail_on=args.fail_on,

@@ -31,6 +31,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--keep", action="store_true", help="do not remove the input files")
     p.add_argument("--config", metavar="FILE", help="read settings (suppressions) from FILE")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing")
+    group = p.add_argument_group("distributed (pip install 'lockgraph[dask]')")
+    group.add_argument(
+        "--dask", action="store_true", help="read the data files on Dask (thousands of files)"
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a local cluster)"
+    )
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="local cluster processes (default: one per core)"
+    )
     p.set_defaults(handler=run)
 
 
@@ -45,14 +55,31 @@ def run(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"lockgraph: warning: {message}", file=sys.stderr)
 
-    _, findings, paths = combine(
-        data_file,
-        args.inputs or None,
-        append=args.append,
-        keep=args.keep,
-        suppress=config.suppress,
-        warn=warn,
-    )
+    if args.dask:
+        from lockgraph import distributed
+
+        if not distributed.dask_available():
+            print(distributed.INSTALL_HINT, file=sys.stderr)
+            return 2
+        with distributed.session(args.scheduler, args.workers) as client:
+            _, findings, paths = combine(
+                data_file,
+                args.inputs or None,
+                append=args.append,
+                keep=args.keep,
+                suppress=config.suppress,
+                warn=warn,
+                load=lambda paths: distributed.load_runs(paths, client),
+            )
+    else:
+        _, findings, paths = combine(
+            data_file,
+            args.inputs or None,
+            append=args.append,
+            keep=args.keep,
+            suppress=config.suppress,
+            warn=warn,
+        )
     reported = [f for f in findings if f.reported]
     if not args.quiet:
         plural = "s" if len(paths) != 1 else ""

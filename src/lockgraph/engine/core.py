@@ -226,14 +226,19 @@ class Engine:
             use = self._events[name] = self.use(self.lock(name, cls))
         return use
 
-    def chain_classes(self, chain: ClassChain) -> list[int]:
-        """The class ids a class chain node stands for, oldest first."""
+    def chain_uses(self, chain: ClassChain) -> tuple[tuple[int, Mode, bool], ...]:
+        """(class id, mode, trylock) of each lock a class chain node stands for, oldest
+        first (a node keeps only its parent and its last step)."""
         cms: list[int] = []
         node: ClassChain | None = chain
         while node is not None and node.parent is not None:
             cms.append(node.cm)
             node = node.parent
-        return [self._cm_uses[cm][0] for cm in reversed(cms)]
+        return tuple(self._cm_uses[cm] for cm in reversed(cms))
+
+    def chain_classes(self, chain: ClassChain) -> list[int]:
+        """The class ids a class chain node stands for, oldest first."""
+        return [cls for cls, _, _ in self.chain_uses(chain)]
 
     # -- events ---------------------------------------------------------------
 
