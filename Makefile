@@ -8,7 +8,7 @@ C_SOURCES := src/lockgraph/runtime/_cfast.c src/lockgraph/engine/_replay.c
 # pytest's workers: both cores of a 2-core machine (pytest-xdist); JOBS=0 runs serially.
 JOBS ?= auto
 
-.PHONY: setup setup-run system-packages demo test lint typecheck unit wheel-check bench bench-bounded bench-scenario stdlib-suites bench-kernel clean
+.PHONY: setup setup-run system-packages demo test lint typecheck unit wheel-check bench bench-bounded bench-scenario stdlib-suites bench-kernel fuzz clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || { echo "make: '$(PYTHON) -m venv' failed: install Python's venv module (Debian: apt-get install python3-venv)" >&2; exit 1; }
@@ -73,6 +73,13 @@ bench-scenario: setup
 # The kernel readers: dmesg scanning MB/s and lock tracepoint events/s (docs/performance.md).
 bench-kernel: setup
 	$(BIN)/python benchmarks/kernel_parse.py
+
+# The fuzz tests run long (the suite runs them briefly): 2,000 examples per test, then
+# what hostile inputs cost (docs/limits.md). FUZZ_EXAMPLES=20000 for longer.
+FUZZ_EXAMPLES ?= 2000
+fuzz: setup system-packages
+	$(BIN)/python benchmarks/fuzz.py -n $(FUZZ_EXAMPLES)
+	$(BIN)/python benchmarks/limits.py
 
 # The standard library's lock-heavy test suites under lockgraph run (docs/python.md).
 # This Python's own suites, then the system Python's test_concurrent_futures (some

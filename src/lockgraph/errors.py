@@ -1,6 +1,39 @@
-"""lockgraph's errors: one base class, each with a slug, printed as one line by the CLI."""
+"""lockgraph's errors: one base class, each with a slug, printed as one line by the CLI.
+
+A message echoes what it found in the input, and the input may be hostile: a token
+longer than ``TOKEN_SHOWN`` characters is cut, with its length stated, and control
+characters are shown escaped, so that every error stays one short line.
+"""
 
 from __future__ import annotations
+
+import re
+
+TOKEN_SHOWN = 80
+"""Characters of a long token (a run without spaces) an error message shows."""
+MESSAGE_SHOWN = 1000
+"""Characters of an error message shown at most (after tokens are cut)."""
+PATH_SHOWN = 4096
+"""Characters of a file name an error message shows (a path is never cut short)."""
+
+_LONG_TOKEN = re.compile(rf"\S{{{TOKEN_SHOWN + 1},}}")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
+
+
+def shown(text: str, limit: int = TOKEN_SHOWN) -> str:
+    """``text`` as an error message shows it: cut, with its length, past ``limit``."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
+
+
+def one_line(message: str) -> str:
+    """A message fit for one line of a terminal: long tokens cut, control characters escaped."""
+    if len(message) > TOKEN_SHOWN:
+        message = _LONG_TOKEN.sub(lambda m: shown(m.group()), message)
+    if _CONTROL.search(message):
+        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
+    return shown(message, MESSAGE_SHOWN)
 
 
 class LockgraphError(Exception):
@@ -8,7 +41,9 @@ class LockgraphError(Exception):
 
     slug = "error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, cut: bool = True) -> None:
+        if cut:
+            message = one_line(message)
         super().__init__(message)
         self.message = message
 
@@ -26,7 +61,9 @@ class InputError(LockgraphError):
     slug = "input"
 
     def __init__(self, path: str, line: int, message: str) -> None:
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        message = one_line(message)
+        where = _CONTROL.sub(lambda m: repr(m.group())[1:-1], shown(path, PATH_SHOWN))
+        super().__init__(f"{where}:{line}: {message}" if line else f"{where}: {message}", cut=False)
         self.path = path
         self.line = line
         self.detail = message

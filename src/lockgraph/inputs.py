@@ -18,13 +18,13 @@ how scenario models (``lockgraph.scenario``) become a valid argument of
 from __future__ import annotations
 
 import importlib
-import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine, Finding, Run, analyze
 from lockgraph.engine.actions import LogBuilder
+from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources import (
     FORMATS,
@@ -35,7 +35,14 @@ from lockgraph.sources import (
     relog_traces,
 )
 from lockgraph.sources.files import GZIP_MAGIC
-from lockgraph.store import graph_counts, load_findings, load_run, read_meta
+from lockgraph.store import (
+    graph_counts,
+    load_findings,
+    load_run,
+    meta_events,
+    meta_sources,
+    read_meta,
+)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -54,10 +61,6 @@ class Loaded:
     _run: Run | None = field(default=None, repr=False)
     counts_loader: Callable[[], tuple[int, int, int]] | None = None
     """(lock classes, dependencies, tasks) without reading the run (a data file)."""
-    log: LogBuilder | None = None
-    """The run's events for confirmation (traces with cycles), and their sites."""
-    unconfirmable: str = ""
-    """Why there is no event log for cycles that need one."""
 
     def counts(self) -> tuple[int, int, int] | None:
         if self._run is None and self.counts_loader is not None:
@@ -182,8 +185,8 @@ def load_data_file(path: str) -> Loaded:
     meta = read_meta(path)
     return Loaded(
         load_findings(path),
-        json.loads(meta.get("sources", "[]")),
-        int(meta.get("events", "0")),
+        meta_sources(meta),
+        meta_events(meta),
         lambda: load_run(path),
         counts_loader=lambda: graph_counts(path),
     )
@@ -193,19 +196,25 @@ def load_traces(
     paths: list[str],
     input_format: str = "auto",
     on_error: Callable[[InputError], None] | None = None,
+    confirm: bool = True,
 ) -> Loaded:
+    """Analyse trace files: every finding, and for each reported cycle its verdict
+    for this run, from a second pass over the files (``confirm``: skip it)."""
     engine = Engine()
     engine.on_limit = warn_limit
     stats = read_traces(engine, paths, input_format, on_error)
     run = engine.finish(sources=list(paths))
-    loaded = Loaded.of_run(run, list(paths), stats.events)
-    if any(f.kind in CYCLE_KINDS for f in loaded.findings):
-        relogged = event_log(engine, stats)
-        if isinstance(relogged, str):
-            loaded.unconfirmable = relogged
-        else:
-            loaded.log = relogged
-    return loaded
+    findings = analyze(run)
+    cycles = [f for f in findings if f.kind in CYCLE_KINDS and not f.pruned]
+    builder: LogBuilder | str | None = None
+    if confirm and cycles:
+        builder = event_log(engine, stats)
+    if isinstance(builder, LogBuilder):
+        apply_verdicts(findings, run, builder.log, builder.sites)
+    else:
+        why = builder if isinstance(builder, str) else "" if confirm else "--no-confirm"
+        apply_verdicts(findings, run, no_log=why)
+    return Loaded(findings, list(paths), stats.events, None, run)
 
 
 CYCLE_KINDS = ("circular-dependency", "wait-cycle")

@@ -25,21 +25,23 @@ Schema versions (``SCHEMA_VERSION``):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import quote
 
 from lockgraph import __version__
 from lockgraph.engine import Run
-from lockgraph.engine.findings import FINDINGS_VERSION, Finding
-from lockgraph.engine.graph import Edge, Witness
-from lockgraph.engine.model import ClassKind, Frame, Mode, Stack
+from lockgraph.engine.findings import FINDINGS_VERSION, KINDS, Finding
+from lockgraph.engine.graph import Edge, Step, Witness
+from lockgraph.engine.model import ClassKind, DepType, Frame, LockClass, Mode, Stack
 from lockgraph.errors import DataError
 from lockgraph.sources.bulk import collector_paused
 
@@ -109,8 +111,14 @@ def save(
             _write(db, run, findings, extra_meta or {})
             db.commit()
         os.replace(tmp, path)
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, UnicodeError) as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
+    except OverflowError as exc:  # a number beyond SQLite's 64 bits
+        raise DataError(f"Couldn't write data file {path!r}: {_too_big(run, exc)}") from None
+    except UnicodeEncodeError as exc:  # a name that is not text (a lone surrogate)
+        raise DataError(
+            f"Couldn't write data file {path!r}: a name is not valid text: {exc.reason}"
+        ) from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -129,16 +137,22 @@ def _write(
         "sources": json.dumps(run.sources),
         **extra,
     }
-    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted((k, _text(v)) for k, v in meta.items()))
     db.executemany(
         "INSERT INTO classes VALUES (?, ?, ?, ?, ?)",
-        ((c.id, c.name, c.subclass, c.kind.value, _stack_json(c.site)) for c in run.graph.classes),
+        (
+            (c.id, _text(c.name), c.subclass, c.kind.value, _stack_json(c.site))
+            for c in run.graph.classes
+        ),
     )
     db.executemany(
         "INSERT INTO tasks VALUES (?, ?, ?)",
-        ((i, name, node) for i, (name, node) in enumerate(run.tasks)),
+        ((i, _text(name), _text(node)) for i, (name, node) in enumerate(run.tasks)),
     )
-    db.executemany("INSERT INTO instances VALUES (?, ?)", sorted(run.instances.items()))
+    db.executemany(
+        "INSERT INTO instances VALUES (?, ?)",
+        ((i, _text(n)) for i, n in sorted(run.instances.items())),
+    )
     db.executemany(
         "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (_edge_row(e) for e in run.graph.edges.values()),
@@ -182,6 +196,20 @@ def _write(
             for i, f in enumerate(findings)
         ),
     )
+
+
+def _text(value: str) -> str:
+    """``value`` as SQLite can store it: a name made from an undecodable file name
+    (surrogate escapes) gets U+FFFD in their place."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            raw = value.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "replace")
+    return value
 
 
 def _edge_row(e: Edge) -> tuple[Any, ...]:
@@ -250,6 +278,8 @@ def _open(path: str) -> Iterator[sqlite3.Connection]:
         yield db
     except sqlite3.DatabaseError as exc:
         raise DataError(f"Couldn't read data file {path!r}: {_explain(exc)}") from None
+    except _DAMAGE as exc:  # text that is not UTF-8 in SQLite's own tables, ...
+        raise DataError(f"Couldn't read data file {path!r}: damaged: {exc}") from None
     finally:
         db.close()
 
@@ -277,6 +307,13 @@ def _check(db: sqlite3.Connection, path: str) -> dict[str, str]:
             f"Couldn't read data file {path!r}: schema version {version}, "
             f"this lockgraph reads versions {', '.join(READABLE_VERSIONS)}"
         )
+    try:
+        if meta_events(meta) < 0 or not _checker(list[str])(meta_sources(meta), set()):
+            raise ValueError
+    except _DAMAGE:
+        raise DataError(
+            f"Couldn't read data file {path!r}: damaged: bad 'events' or 'sources' in its meta"
+        ) from None
     return meta
 
 
@@ -285,14 +322,24 @@ def read_meta(path: str) -> dict[str, str]:
         return _check(db, path)
 
 
+def meta_events(meta: dict[str, str]) -> int:
+    """The number of events the run read (``meta`` from ``read_meta``)."""
+    return int(meta.get("events", "0"))
+
+
+def meta_sources(meta: dict[str, str]) -> list[str]:
+    """What the run was made from (``meta`` from ``read_meta``)."""
+    return list(json.loads(meta.get("sources", "[]")))
+
+
 def load_findings(path: str) -> list[Finding]:
     """The findings stored in a data file, in report order."""
     with _open(path) as db:
         _check(db, path)
         rows = db.execute("SELECT json FROM findings ORDER BY ord").fetchall()
         try:
-            return [Finding.from_json(json.loads(r[0])) for r in rows]
-        except (ValueError, KeyError, TypeError) as exc:
+            return [_finding(r[0]) for r in rows]
+        except _DAMAGE as exc:
             raise DataError(f"Couldn't read data file {path!r}: bad finding: {exc}") from None
 
 
@@ -312,13 +359,15 @@ def load_run(path: str) -> Run:
         meta = _check(db, path)
         try:
             with collector_paused():
-                return _read_run(db, meta)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
+                run = _read_run(db, meta)
+            _check_run(run)
+            return run
+        except _DAMAGE as exc:
             raise DataError(f"Couldn't read data file {path!r}: damaged: {exc}") from None
 
 
 def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
-    run = Run(events=int(meta.get("events", "0")), sources=json.loads(meta.get("sources", "[]")))
+    run = Run(events=meta_events(meta), sources=meta_sources(meta))
     graph = run.graph
     frames: dict[tuple[Any, ...], Frame] = {}
     ids: dict[int, int] = {}
@@ -350,8 +399,7 @@ def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
     for task, lock, holder, event in db.execute("SELECT * FROM inherited"):
         run.inherited.setdefault(task, {})[lock] = (holder, event)
     run.event_findings = [
-        Finding.from_json(json.loads(r[0]))
-        for r in db.execute("SELECT json FROM event_findings ORDER BY ord")
+        _finding(r[0]) for r in db.execute("SELECT json FROM event_findings ORDER BY ord")
     ]
     return run
 
@@ -367,6 +415,177 @@ def _witness(d: dict[str, Any], frames: dict[tuple[Any, ...], Frame]) -> Witness
         holder_instance=d["holder_instance"],
         acquirer_instance=d["acquirer_instance"],
     )
+
+
+# -- checking what was read ---------------------------------------------------------
+# A data file may be damaged or hand-made: every value read is checked against the
+# type the engine declares for it (and the few invariants reports rely on), so that
+# a bad file is one error here rather than a traceback in a renderer.
+
+_DAMAGE = (
+    ValueError,  # json.JSONDecodeError, UnicodeDecodeError, a bad enum value
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    RecursionError,  # JSON nested thousands deep
+)
+
+
+def _finding(text: Any) -> Finding:
+    if not isinstance(text, str):
+        raise TypeError(f"a finding is {type(text).__name__}, not JSON text")
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise TypeError("a finding is not a JSON object")
+    finding = Finding.from_json(data)
+    _conform(finding, Finding, "finding")
+    _check_finding(finding)
+    return finding
+
+
+def _check_finding(f: Finding) -> None:
+    """What every renderer may take for granted of a finding."""
+    if f.kind not in KINDS:
+        raise ValueError(f"unknown finding kind {f.kind!r}")
+    if not f.classes:
+        raise ValueError(f"a {f.kind} finding names no lock class")
+    if f.instance_level not in ("", "instance", "class", "class-only", "unknown"):
+        raise ValueError(f"unknown instance level {f.instance_level!r}")
+    if f.instance_level == "instance" and not f.instance_cycle:
+        raise ValueError("an instance-level cycle without its instances")
+    if f.kind in ("circular-dependency", "wait-cycle") and not f.dependencies:
+        raise ValueError(f"a {f.kind} finding without its dependencies")
+
+
+def _check_run(run: Run) -> None:
+    seen: set[int] = set()
+    for cls in run.graph.classes:
+        _conform(cls, LockClass, "lock class", seen)
+    for edge in run.graph.edges.values():
+        _conform(edge, Edge, "dependency", seen)
+        if not 0 <= edge.bits <= _ALL_BITS or set(edge.witnesses) != {
+            b for b in _BITS if edge.bits & b
+        }:
+            raise ValueError(
+                f"dependency {edge.src.name} -> {edge.dst.name}: type bits {edge.bits} "
+                f"and witnesses {sorted(edge.witnesses)} disagree"
+            )
+    for name, value, hint in (
+        ("tasks", run.tasks, list[tuple[str, str]]),
+        ("instances", run.instances, dict[int, str]),
+        ("cycles", run.cycles, list[tuple[list[Step], int, int]]),
+        ("inherited", run.inherited, dict[int, dict[int, tuple[int, int]]]),
+        ("sources", run.sources, list[str]),
+        ("happens-before links", run.hb.after, dict[tuple[int, int], list[tuple[int, int]]]),
+        ("happens-before epochs", run.hb.last_epoch, dict[int, int]),
+    ):
+        _conform(value, hint, name, seen)
+    # Each epoch of a task begins with a link (fork, join): more epochs than links is
+    # damage, and would make the happens-before search walk them one by one.
+    links = sum(len(v) for v in run.hb.after.values())
+    epochs = [e for _, e in run.hb.after] + list(run.hb.last_epoch.values())
+    epochs += [e for afters in run.hb.after.values() for _, e in afters]
+    if any(not 0 <= e <= links for e in epochs):
+        raise ValueError(f"a happens-before epoch is out of range (0 to {links})")
+    for steps, _, _ in run.cycles:
+        if not steps or any(not edge.bits & bit for edge, bit in steps):
+            raise ValueError("an online cycle names a dependency type its edge lacks")
+
+
+_BITS = [int(b) for b in DepType]  # ints: enum.Flag's & is slow
+_ALL_BITS = sum(_BITS)
+
+Checker = Callable[[Any, set[int]], bool]
+"""Whether a value has a type; the set holds the ids of records already checked (the
+frames and lock classes that many stacks and dependencies share are checked once)."""
+
+_CHECKERS: dict[Any, Checker] = {}
+
+
+def _conform(value: Any, hint: Any, what: str, seen: set[int] | None = None) -> None:
+    if not _checker(hint)(value, set() if seen is None else seen):
+        raise TypeError(f"a {what} has a value of the wrong type")
+
+
+def _checker(hint: Any) -> Checker:
+    """A function telling whether a value has the type ``hint`` (cached per type)."""
+    checker = _CHECKERS.get(hint)
+    if checker is None:
+        checker = _CHECKERS[hint] = _make_checker(hint)
+    return checker
+
+
+def _make_checker(hint: Any) -> Checker:
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return lambda v, seen: True
+    if hint is None or hint is type(None):
+        return lambda v, seen: v is None
+    if origin in (Union, types.UnionType):
+        options = [_checker(a) for a in args]
+        return lambda v, seen: any(c(v, seen) for c in options)
+    if origin in (list, set, frozenset):
+        item = _checker(args[0]) if args else _checker(Any)
+        return lambda v, seen: isinstance(v, origin) and all(item(x, seen) for x in v)
+    if origin is dict:
+        key, val = _checker(args[0]), _checker(args[1])
+        return lambda v, seen: (
+            isinstance(v, dict) and all(key(k, seen) and val(x, seen) for k, x in v.items())
+        )
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            item = _checker(args[0])
+            return lambda v, seen: isinstance(v, tuple) and all(item(x, seen) for x in v)
+        if len(args) == 2 and all(a in (int, str) for a in args):  # pairs of ids: many
+            first, second = args
+            return lambda v, seen: (
+                isinstance(v, tuple)
+                and len(v) == 2
+                and isinstance(v[0], first)
+                and isinstance(v[1], second)
+            )
+        parts = [_checker(a) for a in args]
+        return lambda v, seen: (
+            isinstance(v, tuple)
+            and len(v) == len(parts)
+            and all(c(x, seen) for c, x in zip(parts, v, strict=True))
+        )
+    if isinstance(hint, type) and (dataclasses.is_dataclass(hint) or hasattr(hint, "_fields")):
+        return _record_checker(hint)
+    if hint is float:
+        return lambda v, seen: isinstance(v, (int, float))
+    if isinstance(hint, type):
+        return lambda v, seen: isinstance(v, hint)
+    return lambda v, seen: True  # a type form this check does not know: not checked
+
+
+def _record_checker(hint: type) -> Checker:
+    """A dataclass or named tuple: each field has its declared type."""
+    fields: list[tuple[str, Checker]] = []
+
+    def check(v: Any, seen: set[int]) -> bool:
+        if not isinstance(v, hint):
+            return False
+        if id(v) in seen:
+            return True
+        if not fields:  # resolved on first use: the fields' types may refer back here
+            fields.extend((n, _checker(h)) for n, h in get_type_hints(hint).items())
+        for name, field_checker in fields:
+            if not field_checker(getattr(v, name), seen):
+                return False
+        seen.add(id(v))
+        return True
+
+    return check
+
+
+def _too_big(run: Run, exc: OverflowError) -> str:
+    for cls in run.graph.classes:
+        if not -(1 << 63) <= cls.subclass < 1 << 63:
+            return f"lock class {cls.name!r} has subclass {cls.subclass}, beyond 64 bits"
+    return f"a number is beyond 64 bits ({exc})"
 
 
 def merge_runs(runs: list[tuple[str, Run]]) -> Run:

@@ -44,7 +44,7 @@ def test_exit_status_findings_or_none() -> None:
     same = run_cli("analyze", SAME)
     assert same.returncode == 1
     assert "1 reported (1 circular-dependency), 0 confirmed" in same.stdout
-    assert "not confirmed in this run: single-task" in same.stdout
+    assert "not confirmed in this run: one task only (T1)" in same.stdout
     assert run_cli("analyze", "--fail-on", "confirmed", SAME).returncode == 0
 
 
@@ -56,8 +56,8 @@ def test_json_and_output_file(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["summary"] == {
         "findings": 1,
-        "confirmed": 0,
-        "not_checked": 1,
+        "confirmed": 1,
+        "not_checked": 0,
         "pruned": 0,
         "suppressed": 0,
         "failing": 1,

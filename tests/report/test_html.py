@@ -147,6 +147,22 @@ def test_page_in_chromium(tmp_path: Path) -> None:
         w = first.dependencies[0].witness
         assert w.holder_site.frames[0].function in holder
         assert w.acquirer_site.frames[0].function in acquirer
+        # the first cycle is confirmed: its badge, verdict line and schedule, one column
+        # per task and the blocked steps marked
+        assert first.confirmed and first.witness
+        assert page.locator(f'[id="{first.id}"] .badge.confirmed').count() == 1
+        assert page.inner_text(".verdict-line.confirmed").startswith("confirmed: this run")
+        tasks = list(dict.fromkeys(s.task for s in first.witness))
+        heads = page.locator("table.witness th").all_inner_texts()
+        assert heads == [*tasks, "site"]
+        assert page.locator("table.witness tr").count() == len(first.witness) + 1
+        assert page.locator("table.witness tr.blocked").count() == len(first.dependencies)
+        # "confirmed only" hides the others
+        confirmed = sum(1 for f in findings if f.confirmed)
+        assert 0 < confirmed < total
+        page.click("#confirmed-only")
+        assert page.inner_text("#shown-count").startswith(f"{confirmed} of {total}")
+        page.click("#confirmed-only")
         # a kind filter hides the findings of that kind
         assert page.inner_text("#shown-count").startswith(f"{total} of {total}")
         waits = sorted(f.id for f in findings if f.kind == "wait-cycle")

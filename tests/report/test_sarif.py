@@ -8,6 +8,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from test_verdicts import bank_with_verdicts
 
 from conftest import DATA, ROOT, run_cli
 from lockgraph.engine import Engine, Frame, analyze
@@ -141,3 +142,11 @@ def test_order_findings_in_sarif() -> None:
     loc = stale["locations"][0]["physicalLocation"]
     assert loc["artifactLocation"]["uri"] == "examples/orders/filemap.order"
     assert stale["level"] == "note"
+
+
+def test_verdicts_valid_against_the_schema() -> None:
+    """A confirmed cycle's schedule (one more code flow), and suppressed findings."""
+    doc = json.loads(render_to_string(bank_with_verdicts(), "sarif"))
+    _validate(doc)
+    flows = [r.get("codeFlows", []) for r in doc["runs"][0]["results"]]
+    assert sum(len(f) for f in flows) == sum(1 for f in flows if f) + 1

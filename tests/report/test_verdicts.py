@@ -1,14 +1,16 @@
 """Both verdicts in every report: reported (pruned, suppressed) and confirmed (witness).
 
-The findings here are built in the test (a confirmed verdict needs an event log the
-engine does not produce yet), from a real trace's findings, so every renderer sees a
-finding of each verdict. ``tests/golden.py`` says how to update the golden files.
+The verdicts of ``bank_with_verdicts`` are set in the test, on a real trace's findings,
+so that every renderer sees a finding of each verdict with a witness that does not
+change when the confirmation does. ``tests/golden.py`` says how to update the golden
+files. The end-to-end verdicts (``lockgraph analyze`` with the event log) are at the end.
 """
 
 from __future__ import annotations
 
 import json
 from copy import deepcopy
+from pathlib import Path
 
 import pytest
 
@@ -52,9 +54,10 @@ def bank_with_verdicts() -> Report:
     ]
     wait = by_kind["wait-cycle"]
     wait.confirmed = False
+    wait.witness = []
     wait.confirm_method = "sync-preserving"
     wait.unconfirmed_reason = "fork-join-order: reporter is joined before auditor starts"
-    wait.patterns = 1
+    wait.patterns, wait.patterns_confirmed = 1, 0
     by_kind["recursive-locking"].suppressed = "suppression: kind:recursive-locking"
     opts = RenderOptions(source_root="/project")
     return Report(findings, True, loaded.run(), loaded.sources, loaded.events, opts)
@@ -189,6 +192,11 @@ def test_apply_verdicts_names_the_witness_from_the_log() -> None:
         ("T1", "acquire L2 (r)", "ab.py:9 in two", True),
         ("T2", "acquire L1 (w)", "?", True),
     ]
+    # confirmation that gave up (its budget) leaves the cycle not checked
+    spent = Verdict(False, reason="not checked: this run's confirmation budget is spent")
+    set_verdict(cycle, spent, run, log, sites)
+    assert cycle.confirmed is None and cycle.witness == []
+    assert cycle.unconfirmed_reason == "this run's confirmation budget is spent"
     # a verdict that does not confirm clears the witness and keeps the reason
     set_verdict(cycle, Verdict(False, reason="lock-order: L1's sections"), run, log, sites)
     assert cycle.confirmed is False and cycle.witness == []
@@ -241,16 +249,92 @@ def test_apply_verdicts_checks_every_unpruned_cycle_with_the_log(
 
 
 def test_cli_fail_on_and_confirmed_only() -> None:
-    # ABBA across two tasks is reported; without an event log it is not checked
-    assert run_cli("analyze", str(ABBA)).returncode == 1
-    assert run_cli("analyze", "--fail-on", "confirmed", str(ABBA)).returncode == 0
-    only = run_cli("analyze", "--confirmed-only", str(ABBA))
+    # ABBA between two overlapping tasks: reported and confirmed, with the schedule
+    abba = run_cli("analyze", str(ABBA))
+    assert abba.returncode == 1
+    assert "confirmed: this run can deadlock" in abba.stdout
+    assert "Deadlocking schedule found in this run:" in abba.stdout
+    assert run_cli("analyze", "--fail-on", "confirmed", str(ABBA)).returncode == 1
+    # one task taking both orders: reported, not confirmed
+    assert run_cli("analyze", str(SAME)).returncode == 1
+    solo = run_cli("analyze", "--fail-on", "confirmed", str(SAME))
+    assert solo.returncode == 0 and "not confirmed in this run: one task only" in solo.stdout
+    only = run_cli("analyze", "--confirmed-only", str(SAME))
     assert only.returncode == 1 and "WARNING" not in only.stdout
-    assert "1 reported (1 circular-dependency), 0 confirmed, 1 not checked (shown: 0)" in (
-        only.stdout
-    )
+    assert "1 reported (1 circular-dependency), 0 confirmed (shown: 0)" in only.stdout
+    # standard input cannot be read twice: not checked, and said why
+    piped = run_cli("analyze", "-", stdin=ABBA.read_text())
+    assert "not checked in this run: standard input cannot be read" in piped.stdout
+    assert "1 not checked" in piped.stdout
+    # without the second pass, a cycle is not checked
+    unchecked = run_cli("analyze", "--no-confirm", "--fail-on", "confirmed", str(ABBA))
+    assert unchecked.returncode == 0
+    assert "not checked in this run: --no-confirm" in unchecked.stdout
     bad = run_cli("analyze", "--fail-on", "sometimes", str(ABBA))
     assert bad.returncode == 2 and "--fail-on" in bad.stderr
     for command in (["report"], ["kernel", "analyze"], ["analyze"]):
         helptext = run_cli(*command, "--help").stdout
         assert "--fail-on" in helptext and "--confirmed-only" in helptext
+
+
+def _readme_examples() -> list[tuple[str, list[str]]]:
+    """The ``$ lockgraph ...`` blocks of the README: (command, the lines it shows)."""
+    text = (ROOT / "README.md").read_text()
+    found = []
+    for block in text.split("```text\n")[1:]:
+        body = block.split("```", 1)[0].splitlines()
+        if body and body[0].startswith("$ lockgraph "):
+            found.append((body[0][2:], body[1:]))
+    return found
+
+
+def test_readme_examples_match_the_output() -> None:
+    """Every line the README quotes appears, in order, in the command's output."""
+    examples = _readme_examples()
+    assert len(examples) >= 2
+    for command, lines in examples:
+        out = run_cli(*command.split()[1:], cwd=ROOT).stdout.splitlines()
+        at = 0
+        for line in lines:
+            if line == "...":
+                continue
+            assert line in out[at:], f"{command}: {line!r} not in the output (in order)"
+            at = out.index(line, at) + 1
+
+
+KERNEL_TRACE = """\
+            bash-1040  [001] ...1  100.000001: lock_acquire: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000002: lock_acquire: 0000000000000b01 &b->lock
+            bash-1040  [001] ...1  100.000003: lock_release: 0000000000000b01 &b->lock
+            bash-1040  [001] ...1  100.000004: lock_release: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000005: lock_acquire: 0000000000000b01 &b->lock
+            bash-1040  [001] ...1  100.000006: lock_acquire: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000007: lock_release: 0000000000000a01 &a->lock
+            bash-1040  [001] ...1  100.000008: lock_release: 0000000000000b01 &b->lock
+"""
+
+
+def test_kernel_analyze_chooses_what_fails(tmp_path: Path) -> None:
+    """One task takes both orders: reported (exit 1), not confirmed in this run."""
+    trace = tmp_path / "trace.txt"
+    trace.write_text(KERNEL_TRACE)
+    reported = run_cli("kernel", "analyze", str(trace))
+    assert reported.returncode == 1, reported.stderr
+    assert "not confirmed in this run: single-task" in reported.stdout
+    assert run_cli("kernel", "analyze", "--fail-on", "confirmed", str(trace)).returncode == 0
+    only = run_cli("kernel", "analyze", "--confirmed-only", str(trace))
+    assert "WARNING" not in only.stdout and "(shown: 0)" in only.stdout
+
+
+def test_keep_going_says_each_bad_line_once(tmp_path: Path) -> None:
+    """The event log's second pass reads a bad line again: it is said once."""
+    bad = tmp_path / "bad.std"
+    bad.write_text(
+        "T1|acq(A)|1\nT1|acq(B)|x\nT1|acq(B)|2\nT1|rel(B)|3\nT1|rel(A)|4\n"
+        "T2|acq(B)|5\nT2|acq(A)|6\n"
+    )
+    for command in ("analyze", "report"):
+        result = run_cli(command, "--keep-going", str(bad))
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("location must be an integer") == 1, result.stderr
+        assert "1 malformed line skipped" in result.stderr

@@ -6,6 +6,7 @@ import pytest
 
 from lockgraph.scenario import check, compile_scenario, parse
 from lockgraph.scenario.explore import Exploration, Explorer
+from lockgraph.scenario.render import verdicts
 
 
 def explore(text: str, reduce: bool = True, max_states: int = 100_000) -> Exploration:
@@ -79,17 +80,51 @@ steps = ["lock s write", "unlock s"]
     assert sorted(r.cycle) == ["R", "W"]
 
 
-def test_rwlock_readers_do_not_wait_for_queued_writers() -> None:
-    assert explore(abba("rwlock", "read", "read", WRITERS)).verdict == "none"
-    text = """
-[class.s]
+TASKLIST = """
+[class.tasklist_lock]
 kind = "rwlock"
 [task.R]
-steps = ["lock s read", "lock s read", "unlock s", "unlock s"]
+context = "{context}"
+steps = ["lock tasklist_lock {mode}", "lock tasklist_lock {mode}",
+         "unlock tasklist_lock", "unlock tasklist_lock"]
 [task.W]
-steps = ["lock s write", "unlock s"]
+steps = ["lock tasklist_lock write", "unlock tasklist_lock"]
 """
+
+
+@pytest.mark.parametrize("reduce", [True, False])
+def test_rwlock_read_in_process_context_queues_behind_a_writer(reduce: bool) -> None:
+    """qrwlock: read_lock(&tasklist_lock) nested in process context, a writer between."""
+    r = explore(TASKLIST.format(context="process", mode="read"), reduce)
+    assert r.verdict == "deadlock"
+    assert sorted(r.cycle) == ["R", "W"]
+    assert ("W", "is queued for write before it") in r.waiting[0].holders
+    assert explore(abba("rwlock", "read", "read", WRITERS), reduce).verdict == "deadlock"
+
+
+@pytest.mark.parametrize("context", ["softirq", "hardirq"])
+def test_rwlock_read_in_an_interrupt_is_recursive(context: str) -> None:
+    assert explore(TASKLIST.format(context=context, mode="read")).verdict == "none"
+    irq = abba("rwlock", "read", "read", WRITERS).replace(
+        "[task.T2]", f'[task.T2]\ncontext = "{context}"'
+    )
+    assert explore(irq).verdict == "none"
+
+
+def test_rwlock_recursive_read_mode_keeps_the_old_behaviour() -> None:
+    text = TASKLIST.format(context="process", mode="recursive-read")
     assert explore(text).verdict == "none"
+    assert explore(abba("rwlock", "recursive-read", "recursive-read", WRITERS)).verdict == "none"
+    # a writer still excludes a recursive reader
+    assert explore(abba("rwlock", "recursive-read", "write")).verdict == "deadlock"
+
+
+def test_check_follows_lockdep_qrwlock_rules() -> None:
+    nested = check(compile_scenario(parse(TASKLIST.format(context="process", mode="read"), "t")))
+    assert [f.kind for f in nested.reported] == ["recursive-locking"]
+    for context, mode in (("softirq", "read"), ("process", "recursive-read")):
+        text = TASKLIST.format(context=context, mode=mode)
+        assert check(compile_scenario(parse(text, "t"))).reported == []
 
 
 def test_percpu_freeze_blocks_new_readers_and_waits_for_old_ones() -> None:
@@ -284,3 +319,26 @@ steps = ["call other()"]
     summaries = {s.name: s for s in found.functions}
     assert summaries["unused"].standalone
     assert summaries["unused"].dependencies == {("a", "b")}
+
+
+def test_a_wait_cycle_that_is_the_deadlock_shown_is_real() -> None:
+    text = """
+[class.m]
+[event.done]
+[task.waiter]
+steps = ["lock m", "wait done", "unlock m"]
+[task.signaller]
+steps = ["lock m", "unlock m", "signal done"]
+"""
+    compiled = compile_scenario(parse(text, "t.toml"))
+    r = Explorer(compiled).search()
+    assert r.verdict == "deadlock"
+    found = verdicts(r, check(compiled), compiled)
+    assert [(f.kind, v) for f, v in found] == [("wait-cycle", "real")]
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10])
+def test_the_state_limit_counts_exactly_the_states_explored(limit: int) -> None:
+    r = explore(abba("rwsem", "read", "read"), reduce=False, max_states=limit)
+    assert r.verdict == "incomplete"
+    assert r.states == limit

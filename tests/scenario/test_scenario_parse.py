@@ -93,6 +93,8 @@ def test_good_scenario_parses() -> None:
         ('instances = ["A", "B"]', 'instances = "A"', 10, "must be a list of strings"),
         ('title = "t"', 'title = "t', 2, "invalid TOML"),
         ('fault = "f(A)"', 'fault = "f(A"', 15, "expected ','"),
+        ('"lock rw[x] read",', '"lock rw[x] recursive-read",', 20, "cannot be taken in mode"),
+        ('steps = ["call f(B)"', 'context = "irq"\nsteps = ["call f(B)"', 30, "unknown context"),
     ],
 )
 def test_errors_name_file_and_line(old: str, new: str, line: int, message: str) -> None:

@@ -20,7 +20,7 @@ MODES = {
     "mutex": ["write"],
     "rwsem": ["write", "read"],
     "percpu-rwsem": ["write", "read"],
-    "rwlock": ["write", "read"],
+    "rwlock": ["write", "read", "recursive-read"],
     "cluster": ["write", "read", "deferred"],
 }
 KINDS = sorted(MODES)
@@ -62,10 +62,12 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     events = draw(st.integers(0, 1))
     ntasks = draw(st.integers(2, 3))
     tasks = []
+    contexts = []
     for _ in range(ntasks):
         node = draw(st.sampled_from(["a", "a", "b"]))
         tasks.append((node, draw(items(kinds, events, 2))))
-    return {"kinds": kinds, "events": events, "tasks": tasks}
+        contexts.append(draw(st.sampled_from(["process", "process", "softirq"])))
+    return {"kinds": kinds, "events": events, "tasks": tasks, "contexts": contexts}
 
 
 def to_toml(sc: dict[str, Any]) -> str:
@@ -92,7 +94,7 @@ def to_toml(sc: dict[str, Any]) -> str:
         return out
 
     for t, (node, body) in enumerate(sc["tasks"]):
-        lines += [f"[task.T{t}]", f'node = "{node}"']
+        lines += [f"[task.T{t}]", f'node = "{node}"', f'context = "{sc["contexts"][t]}"']
         lines.append("steps = [" + ", ".join(f'"{s}"' for s in steps(body)) + "]")
     return "\n".join(lines) + "\n"
 
@@ -120,6 +122,7 @@ class Oracle:
     def __init__(self, sc: dict[str, Any]) -> None:
         self.kinds: list[str] = sc["kinds"]
         self.nodes = [node for node, _ in sc["tasks"]]
+        self.contexts: list[str] = sc["contexts"]
         self._deadlocks: dict[tuple[Any, ...], bool] = {}
         self._stuck: dict[tuple[Any, ...], bool] = {}
 
@@ -134,11 +137,17 @@ class Oracle:
         tasks, _ = state
         inst = self.instance(t, lock)
         kind = self.kinds[lock]
+        # qrwlock: a read in an interrupt, or a recursive-read, ignores queued writers
+        recursive = mode == "recursive-read" or (
+            kind == "rwlock" and mode == "read" and self.contexts[t] != "process"
+        )
+        mode = "read" if mode == "recursive-read" else mode
         for _, held, _ in tasks:
             for h, m in held:
+                m = "read" if m == "recursive-read" else m
                 if h == inst and not (kind != "mutex" and m == mode and mode != "write"):
                     return False
-        if queued:
+        if queued or recursive:
             return True
         for u, (rem, _, q) in enumerate(tasks):
             if u == t or not q:
@@ -146,7 +155,7 @@ class Oracle:
             op = rem[0]
             if self.instance(u, op[1]) != inst:
                 continue
-            if kind in ("rwsem", "percpu-rwsem") and op[2] == "write" and mode == "read":
+            if kind in ("rwsem", "percpu-rwsem", "rwlock") and op[2] == "write" and mode == "read":
                 return False
             if kind == "cluster" and (op[2] != mode or mode == "write"):
                 return False
@@ -172,7 +181,10 @@ class Oracle:
                     result.append((t, "lock", "acquired" if queued else "", put(new)))
                 elif not queued and (
                     self.kinds[op[1]] == "cluster"
-                    or (self.kinds[op[1]] in ("rwsem", "percpu-rwsem") and op[2] == "write")
+                    or (
+                        self.kinds[op[1]] in ("rwsem", "percpu-rwsem", "rwlock")
+                        and op[2] == "write"
+                    )
                 ):
                     result.append((t, "lock", "waits", put((rem, held, True))))
             elif kind == "unlock":
@@ -271,3 +283,44 @@ def test_every_printed_schedule_replays_to_a_deadlock(sc: dict[str, Any]) -> Non
     waiting = {int(w.task[1:]) for w in result.waiting}
     assert waiting
     assert oracle.always_stuck(state, waiting), text
+
+
+@st.composite
+def symmetric_scenarios(draw: st.DrawFn) -> dict[str, Any]:
+    """Random scenarios in which some tasks run another task's program: on the same node
+    (identical tasks sharing every lock) or on another one (each with its own locks)."""
+    sc = draw(scenarios())
+    for _ in range(draw(st.integers(1, 2))):
+        k = draw(st.integers(0, len(sc["tasks"]) - 1))
+        node = draw(st.sampled_from(["a", "b", "c"]))
+        sc["tasks"].append((node, sc["tasks"][k][1]))
+        sc["contexts"].append(sc["contexts"][k])
+    return sc
+
+
+REDUCTIONS = [
+    {"reduce": True},
+    {"reduce": True, "symmetry": False},
+    {"reduce": True, "sleep": False},
+    {"reduce": True, "symmetry": False, "sleep": False},
+    {"reduce": False, "symmetry": True},
+    {"reduce": False, "sleep": True},
+]
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(symmetric_scenarios())
+def test_every_reduction_gives_the_unreduced_verdict(sc: dict[str, Any]) -> None:
+    """Persistent sets, sleep sets and symmetry, alone or together, against every state."""
+    text = to_toml(sc)
+    compiled = compile_scenario(parse(text, "random.toml"))
+    full = Explorer(compiled).search(reduce=False, symmetry=False, sleep=False)
+    assert full.reductions == []
+    expected = full.verdict in ("deadlock", "hang")
+    for flags in REDUCTIONS:
+        result = Explorer(compiled).search(**flags)
+        assert (result.verdict in ("deadlock", "hang")) == expected, (text, flags)

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lockgraph.engine import Engine
+from lockgraph.engine.actions import LogBuilder
 from lockgraph.engine.eventlog import Op
-from lockgraph.inputs import load_traces
+from lockgraph.inputs import event_log, load_traces
+from lockgraph.sources import read_traces
 
 
 def ops(path: Path) -> list[tuple[str, str, str]]:
-    loaded = load_traces([str(path)])
-    assert loaded.log is not None, loaded.unconfirmable
-    log = loaded.log.log
+    engine = Engine()
+    built = event_log(engine, read_traces(engine, [str(path)]))
+    assert isinstance(built, LogBuilder), built
+    log = built.log
     names = {Op.READ: "V", Op.WRITE: "V", Op.FORK: "T", Op.JOIN: "T"}
     result = []
     for e in log:
@@ -71,8 +75,22 @@ def test_own_format_declarations_are_read_once_and_accesses_recorded(tmp_path: P
     assert len(got) == 14
 
 
-def test_no_second_pass_without_a_cycle(tmp_path: Path) -> None:
-    path = tmp_path / "ok.std"
-    path.write_text("T1|acq(A)|1\nT1|acq(B)|2\nT1|rel(B)|3\nT1|rel(A)|4\n")
-    loaded = load_traces([str(path)])
-    assert loaded.log is None and not loaded.unconfirmable
+def test_standard_input_is_not_read_twice(monkeypatch: object) -> None:
+    engine = Engine()
+    stats = read_traces(engine, [])
+    stats.readers.append(("-", None))  # type: ignore[arg-type]
+    assert event_log(engine, stats) == "standard input cannot be read a second time"
+
+
+def test_verdicts_from_the_second_pass(tmp_path: Path) -> None:
+    abba = "T1|acq(A)|1\nT1|acq(B)|2\nT1|rel(B)|3\nT1|rel(A)|4\n"
+    overlapping = tmp_path / "overlap.std"
+    overlapping.write_text(abba + "T2|acq(B)|5\nT2|acq(A)|6\nT2|rel(A)|7\nT2|rel(B)|8\n")
+    (cycle,) = load_traces([str(overlapping)]).findings
+    assert cycle.confirmed is True and cycle.witness
+    alone = tmp_path / "alone.std"
+    alone.write_text(abba + "T1|acq(B)|5\nT1|acq(A)|6\nT1|rel(A)|7\nT1|rel(B)|8\n")
+    (cycle,) = load_traces([str(alone)]).findings
+    assert cycle.confirmed is False and "one task only" in cycle.unconfirmed_reason
+    (cycle,) = load_traces([str(overlapping)], confirm=False).findings
+    assert cycle.confirmed is None and cycle.unconfirmed_reason == "--no-confirm"

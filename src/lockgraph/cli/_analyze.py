@@ -12,11 +12,10 @@ from lockgraph.cli._common import (
     render_options,
     warn_if_pure_python,
 )
-from lockgraph.engine import Engine, analyze
-from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError
+from lockgraph.inputs import load_traces
 from lockgraph.report import Report, write_report
-from lockgraph.sources import FORMATS, read_traces
+from lockgraph.sources import FORMATS
 from lockgraph.store import save
 
 HELP = "analyse trace files (lockgraph's format or STD; plain or gzip)"
@@ -55,31 +54,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="report malformed lines on stderr and skip them instead of stopping",
     )
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="skip confirmation (the second pass over the traces that checks whether "
+        "each reported cycle can deadlock in this run)",
+    )
     add_render_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     warn_if_pure_python()
-    engine = Engine()
     bad: list[InputError] = []
 
     def skip(exc: InputError) -> None:
         bad.append(exc)
         print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
 
-    stats = read_traces(engine, args.traces, args.input_format, skip if args.keep_going else None)
-    result = engine.finish(sources=list(args.traces))
-    findings = analyze(result)
-    apply_verdicts(findings, result)
+    loaded = load_traces(
+        args.traces, args.input_format, skip if args.keep_going else None, not args.no_confirm
+    )
+    result = loaded.run()
     if args.data_file:
-        save(args.data_file, result, findings)
+        save(args.data_file, result, loaded.findings)
     report = Report(
-        findings,
+        loaded.findings,
         args.show_pruned,
         result,
         list(args.traces),
-        stats.events,
+        loaded.events,
         render_options(args),
         confirmed_only=args.confirmed_only,
         fail_on=args.fail_on,

@@ -139,8 +139,12 @@ def add_input_arguments(parser: argparse.ArgumentParser, what: str = "read") -> 
 
 def load_inputs(args: argparse.Namespace) -> Loaded:
     bad: list[InputError] = []
+    said: set[str] = set()
 
     def skip(exc: InputError) -> None:
+        if str(exc) in said:
+            return  # the second pass (the event log) reads the line again
+        said.add(str(exc))
         bad.append(exc)
         print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
 

@@ -62,9 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "explore",
         help="every interleaving of the tasks: a deadlocking schedule, or none",
         description="Run every interleaving of the scenario's tasks under exact blocking "
-        "semantics (writer-preferring rwsems, percpu-rwsem freeze, recursive-read "
-        "rwlocks, cluster-wide locks, trylocks, page faults, events), with "
-        "partial-order reduction and state hashing. Prints a deadlocking schedule, "
+        "semantics (writer-preferring rwsems, percpu-rwsem freeze, queued rwlocks, "
+        "cluster-wide locks, trylocks, page faults, events), with "
+        "partial-order reduction, sleep sets, symmetry between identical tasks and "
+        "state hashing. Prints a deadlocking schedule, "
         "one column per task, and the wait-for cycle; or 'no deadlock in N states'.",
         epilog=EPILOG,
     )
@@ -72,7 +73,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     e.add_argument(
         "--no-reduction",
         action="store_true",
-        help="explore every interleaving without partial-order reduction (slower; same answer)",
+        help="explore every state: no partial-order reduction, sleep sets or symmetry"
+        " (slower; same answer)",
+    )
+    e.add_argument(
+        "--no-symmetry",
+        action="store_true",
+        help="do not merge states that differ only by a swap of identical tasks",
+    )
+    e.add_argument(
+        "--no-sleep-sets",
+        action="store_true",
+        help="do not use sleep sets on top of the partial-order reduction",
     )
     e.add_argument(
         "--max-states",
@@ -120,7 +132,10 @@ def run_check(args: argparse.Namespace) -> int:
 def run_explore(args: argparse.Namespace) -> int:
     compiled = compile_scenario(load(args.file))
     result = Explorer(compiled).search(
-        reduce=not args.no_reduction, max_states=max(1, args.max_states)
+        reduce=not args.no_reduction,
+        max_states=max(1, args.max_states),
+        symmetry=not (args.no_reduction or args.no_symmetry),
+        sleep=not (args.no_reduction or args.no_sleep_sets),
     )
     predicted = check(compiled)
 

@@ -50,7 +50,10 @@ class LogBuilder:
             log.release(task.id, what.id, self._site(site))
         elif op is READ or op is WRITE:
             self._name(task)
-            (log.read if op is READ else log.write)(task.id, int(what), self._site(site))
+            var = int(what)
+            if var not in log.var_names:
+                log.name_var(var, self.engine.variable_name(var))
+            (log.read if op is READ else log.write)(task.id, var, self._site(site))
         else:
             method = self._methods.get(op)
             if method is not None:

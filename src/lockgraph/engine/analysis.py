@@ -377,6 +377,9 @@ def _in_other_section(run: Run, a: int, b: int, b_edge: Edge) -> bool:
 
 # -- the verdicts of this run -------------------------------------------------
 
+NOT_CHECKED = "not checked: "
+"""How ``confirm`` begins the reason of a cycle it did not check (a spent budget)."""
+
 OBSERVED_KINDS = ("bad-unlock-balance", "held-at-exit", "held-across-fork", "order-violation")
 """Event findings that record what the run did, not what it could do."""
 
@@ -386,6 +389,7 @@ def apply_verdicts(
     run: Run,
     log: EventLog | None = None,
     sites: Sequence[Stack | None] = (),
+    no_log: str = "",
 ) -> None:
     """Give each finding its verdict for this run (``Finding.confirmed`` and the rest).
 
@@ -395,8 +399,10 @@ def apply_verdicts(
     witness is the log positions turned into steps: task names from ``run``, lock
     classes from the log's instances, and sites from ``sites``, the table the log's
     site ids index (a site id outside it, or -1, has no site). Without a log, cycles
-    keep what ``analyze`` found from their occurrences (refuted, or not checked).
-    Call it once, on a recorded run (not on a scenario model: that has no run).
+    keep what ``analyze`` found from their occurrences (refuted, or not checked, with
+    ``no_log``, why there is no log, as their reason: ``--no-confirm``, ``standard
+    input cannot be read a second time``). Call it once, on a recorded run
+    (not on a scenario model: that has no run).
     """
     for f in findings:
         if f.confirmed is None and (
@@ -405,6 +411,9 @@ def apply_verdicts(
             f.confirmed = True
             f.confirm_method = "observed"
     if log is None:
+        for f in findings:
+            if no_log and f.kind in CYCLE_KINDS and f.confirmed is None and not f.pruned:
+                f.unconfirmed_reason = no_log
         return
     checked: list[tuple[Finding, list[int]]] = []
     for f in findings:
@@ -435,6 +444,10 @@ def set_verdict(
     f.confirmed = verdict.confirmed
     f.confirm_method = verdict.method or "event-log"
     f.unconfirmed_reason = "" if verdict.confirmed else verdict.reason
+    if not verdict.confirmed and verdict.reason.startswith(NOT_CHECKED):
+        # confirmation gave up on it (its budget): neither confirmed nor refuted
+        f.confirmed = None
+        f.unconfirmed_reason = verdict.reason.removeprefix(NOT_CHECKED)
     f.patterns = verdict.patterns
     f.patterns_confirmed = verdict.patterns_confirmed
     if not verdict.confirmed:
@@ -442,7 +455,16 @@ def set_verdict(
         return
     blocked = set(verdict.blocked)
     order = [*verdict.witness, *(p for p in verdict.blocked if p not in set(verdict.witness))]
-    f.witness = [witness_step(run, log, p, sites, p in blocked) for p in order]
+    steps = [witness_step(run, log, p, sites, p in blocked) for p in order]
+    # name an instance only where the witness takes several of its class
+    instances: dict[str, set[str]] = {}
+    for step in steps:
+        if step.instance:
+            instances.setdefault(step.target, set()).add(step.instance)
+    for step in steps:
+        if len(instances.get(step.target, ())) < 2:
+            step.instance = ""
+    f.witness = steps
 
 
 def witness_step(
@@ -453,6 +475,7 @@ def witness_step(
     op = "trylock" if event.op is Op.ACQUIRE and event.trylock else event.op.name.lower()
     mode = Mode(event.mode).letter if event.op is Op.ACQUIRE else ""
     stack = sites[event.site] if 0 <= event.site < len(sites) else None
+    locked = event.op in (Op.ACQUIRE, Op.RELEASE) and event.obj in log.obj_names
     return WitnessStep(
         task=_task_name(run, log, event.task),
         op=op,
@@ -460,6 +483,7 @@ def witness_step(
         mode=mode,
         site=SiteView.of(stack),
         blocked=blocked,
+        instance=log.obj_names[event.obj] if locked else "",
     )
 
 

@@ -843,7 +843,7 @@ class _Checker:
             if rule == _RF:
                 return (
                     f"reads-from: {log.task_name(log.tasks[trigger])} reads "
-                    f"{log.obj_name(log.objs[trigger], 'V')} at event {trigger + 1}, "
+                    f"{log.var_name(log.objs[trigger])} at event {trigger + 1}, "
                     f"written by {log.task_name(log.tasks[needed])} at event {needed + 1}"
                 )
             if rule == _SIGNALLED:

@@ -138,6 +138,7 @@ class Engine:
         self._events: dict[str, LockUse] = {}
         self._joins: dict[int, LockUse] = {}
         self._variables: dict[str, int] = {}
+        self._variable_names: list[str] = []
         self._rewalking = False
         self._nesting: dict[str, dict[tuple[int, int], int]] = {}
         self._forked: dict[int, tuple[int, list[tuple[LockInstance, int]]]] = {}
@@ -207,6 +208,11 @@ class Engine:
         if known is None:
             known = self._variables[name] = len(self._variables)
         return known
+
+    def variable_name(self, var: int) -> str:
+        if len(self._variable_names) != len(self._variables):
+            self._variable_names = list(self._variables)
+        return self._variable_names[var] if 0 <= var < len(self._variable_names) else f"V{var}"
 
     def join_event_of(self, child: Task) -> LockUse | None:
         """The event a join of ``child`` waits for, once a join was seen."""

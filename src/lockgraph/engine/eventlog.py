@@ -93,6 +93,7 @@ class EventLog:
         "sites",
         "task_names",
         "tasks",
+        "var_names",
     )
 
     def __init__(self) -> None:
@@ -107,6 +108,7 @@ class EventLog:
         """Task -> the event instance its join stands for (``join_event``)."""
         self.task_names: dict[int, str] = {}
         self.obj_names: dict[int, str] = {}
+        self.var_names: dict[int, str] = {}
 
     # -- declarations -----------------------------------------------------------
 
@@ -134,6 +136,10 @@ class EventLog:
     def name_obj(self, obj: int, name: str) -> None:
         """A name for a lock, event or variable (default ``L<id>`` / ``V<id>``)."""
         self.obj_names[obj] = name
+
+    def name_var(self, var: int, name: str) -> None:
+        """A name for a memory location (``READ``/``WRITE``; default ``V<id>``)."""
+        self.var_names[var] = name
 
     # -- events -----------------------------------------------------------------
 
@@ -199,6 +205,11 @@ class EventLog:
 
     def obj_name(self, obj: int, prefix: str = "L") -> str:
         return self.obj_names.get(obj, f"{prefix}{obj}")
+
+    def var_name(self, var: int) -> str:
+        """A memory location's name (a log whose variables share the ids of its locks
+        names them with ``name_obj``)."""
+        return self.var_names.get(var) or self.obj_names.get(var, f"V{var}")
 
     def nbytes(self) -> int:
         """Bytes held by the event arrays (declarations aside)."""

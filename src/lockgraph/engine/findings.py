@@ -121,10 +121,11 @@ class HeldView:
 class WitnessStep:
     """One event of a confirmed finding's schedule: a task did ``op`` on ``target``.
 
-    ``op`` is the event's kind (``acquire``, ``release``, ``wait``, ``signal``, ``fork``,
-    ``join``, ``read``, ``write``); ``target`` the lock class (or event, task, variable)
-    it names; ``mode`` the lock mode letter (``w``, ``r``, ``R``) of an acquire.
-    ``blocked``: the task blocks at this event, the schedule's last step for it.
+    ``op`` is the event's kind (``acquire``, ``trylock``, ``release``, ``wait``,
+    ``signal``, ``fork``, ``join``, ``read``, ``write``); ``target`` the lock class (or
+    event, task, variable) it names, and ``instance`` the lock instance when it is not
+    the class's only name; ``mode`` the lock mode letter (``w``, ``r``, ``R``) of an
+    acquire. ``blocked``: the task blocks at this event, the schedule's last step for it.
     """
 
     task: str
@@ -133,11 +134,14 @@ class WitnessStep:
     mode: str = ""
     site: SiteView = field(default_factory=SiteView)
     blocked: bool = False
+    instance: str = ""
 
     @property
     def event(self) -> str:
-        """The event in a few words: ``acquire Cache._lock (w)``."""
+        """The event in a few words: ``acquire Account.lock [alice.lock] (w)``."""
         words = f"{self.op} {self.target}".strip()
+        if self.instance and self.instance != self.target:
+            words += f" [{self.instance}]"
         return f"{words} ({self.mode})" if self.mode else words
 
 
@@ -198,7 +202,9 @@ class Finding:
     @property
     def id(self) -> str:
         """Stable across runs: the kind and what makes the finding distinct."""
-        digest = hashlib.sha1("\0".join([self.kind, *self.key]).encode()).hexdigest()
+        digest = hashlib.sha1(
+            "\0".join([self.kind, *self.key]).encode("utf-8", "surrogatepass")
+        ).hexdigest()
         return f"{self.kind}:{digest[:10]}"
 
     def sort_key(self) -> tuple[int, int, list[str]]:
@@ -262,6 +268,7 @@ def _step(d: dict[str, Any]) -> WitnessStep:
         mode=d.get("mode", ""),
         site=_site(d.get("site")),
         blocked=bool(d.get("blocked", False)),
+        instance=d.get("instance", ""),
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, TextIO, cast
 
 from lockgraph.engine import Finding, Run
-from lockgraph.engine.findings import failing
+from lockgraph.engine.findings import CYCLE_KINDS, failing
 from lockgraph.errors import LockgraphError, UsageError
 
 
@@ -91,6 +91,11 @@ class Report:
     def confirmed(self) -> list[Finding]:
         """The reported findings confirmed in this run."""
         return [f for f in self.findings if f.reported and f.confirmed]
+
+    @property
+    def not_checked(self) -> list[Finding]:
+        """The reported cycles whose confirmation was not checked (no event log)."""
+        return [f for f in self.reported if f.kind in CYCLE_KINDS and f.confirmed is None]
 
     @property
     def pruned(self) -> list[Finding]:

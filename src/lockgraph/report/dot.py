@@ -14,6 +14,7 @@ of the findings' subgraphs. Output is deterministic: classes and dependencies so
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections import deque
@@ -46,14 +47,24 @@ _NODE_STYLE = {
 }
 
 
-def quote(text: str) -> str:
+def quote(text: str, tooltip: bool = False) -> str:
     """A DOT string that Graphviz shows as ``text``.
 
-    Backslashes are doubled (``\\N``, ``\\l`` would be Graphviz escapes), quotes
-    escaped, and ``&`` written ``&amp;`` (Graphviz reads HTML entities in labels).
+    Backslashes are doubled (``\\N``, ``\\G``, ``\\l`` would be Graphviz escapes);
+    a tooltip goes through Graphviz's escapes twice, so its backslashes are
+    quadrupled. Quotes are escaped, and ``&`` written ``&amp;`` (Graphviz reads HTML
+    entities in labels). Control characters, which XML (the SVG) cannot hold, are
+    dropped, and what is not text (a lone surrogate from a file name that is not
+    UTF-8) becomes U+FFFD.
     """
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
-    return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
+    text = _UNSHOWABLE.sub("", _NOT_TEXT.sub("\ufffd", text.replace("\t", " ")))
+    escaped = text.replace("\\", "\\\\\\\\" if tooltip else "\\\\")
+    escaped = escaped.replace('"', '\\"').replace("&", "&amp;")
+    return '"' + escaped.replace("\n", "\\n") + '"'
+
+
+_NOT_TEXT = re.compile("[\ud800-\udfff]")
+_UNSHOWABLE = re.compile("[\x00-\x09\x0b-\x1f\x7f\ufffe\uffff]")
 
 
 @register("dot")
@@ -180,7 +191,9 @@ def _edges_dot(
         style = _NODE_STYLE[c.kind.value]
         if name == centre:
             style += ', penwidth=2.5, color="#2c6fbb"'
-        tip = f", tooltip={quote('defined at ' + c.site[0].render())}" if c.site else ""
+        tip = (
+            f", tooltip={quote('defined at ' + c.site[0].render(), tooltip=True)}" if c.site else ""
+        )
         lines.append(f"  {ids[name]} [label={quote(name)}, {style}{tip}];")
     for e in sorted(edges, key=lambda e: (e.src.key, e.dst.key)):
         w = e.witness()
@@ -195,7 +208,9 @@ def _edges_dot(
         tip = f"{words}, at {site}"
         label = ",".join(DepType.names(e.bits)) + (f" x{e.count}" if e.count > 1 else "")
         style = _ARC_STYLE["dependency"] if (e.src.key, e.dst.key) in highlight else ""
-        attrs = ", ".join(x for x in (style, f"label={quote(label)}", f"tooltip={quote(tip)}") if x)
+        attrs = ", ".join(
+            x for x in (style, f"label={quote(label)}", f"tooltip={quote(tip, tooltip=True)}") if x
+        )
         lines.append(f"  {ids[e.src.key]} -> {ids[e.dst.key]} [{attrs}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -36,21 +36,22 @@ CSP = (
 
 @register("html")
 def render(report: Report, out: TextIO) -> None:
+    page = _Scrubbed(out)
     shown = report.shown
     title = report.options.title or _default_title(report)
     selected = select_finding(shown, report.options.finding).id if report.options.finding else ""
-    out.write('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
-    out.write(f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n')
-    out.write('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
-    out.write(f'<meta name="generator" content="lockgraph {escape(__version__)}">\n')
-    out.write(f"<title>{escape(title)}</title>\n<style>\n{_asset('report.css')}</style>\n")
-    out.write("</head>\n<body>\n")
-    out.write(_header(report, title))
-    out.write(_controls(report))
-    out.write('<main>\n<nav id="findings" aria-label="findings">\n')
-    out.write(_list(shown))
-    out.write("</nav>\n")
-    out.write(
+    page.write('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n')
+    page.write(f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n')
+    page.write('<meta name="viewport" content="width=device-width, initial-scale=1">\n')
+    page.write(f'<meta name="generator" content="lockgraph {escape(__version__)}">\n')
+    page.write(f"<title>{escape(title)}</title>\n<style>\n{_asset('report.css')}</style>\n")
+    page.write("</head>\n<body>\n")
+    page.write(_header(report, title))
+    page.write(_controls(report))
+    page.write('<main>\n<nav id="findings" aria-label="findings">\n')
+    page.write(_list(shown))
+    page.write("</nav>\n")
+    page.write(
         '<section id="detail" aria-live="polite">\n'
         '<div id="graph" class="graph"></div>\n<div id="detail-body">'
         "<noscript><p>The details and graphs of the findings need JavaScript; "
@@ -58,11 +59,27 @@ def render(report: Report, out: TextIO) -> None:
         "</div>\n</section>\n</main>\n"
     )
     data = {"findings": [_finding_data(f) for f in shown], "selected": selected}
-    out.write('<script type="application/json" id="lockgraph-data">')
-    out.write(script_json(data))
-    out.write("</script>\n<script>\n")
-    out.write(_asset("report.js"))
-    out.write("</script>\n</body>\n</html>\n")
+    page.write('<script type="application/json" id="lockgraph-data">')
+    page.write(script_json(data))
+    page.write("</script>\n<script>\n")
+    page.write(_asset("report.js"))
+    page.write("</script>\n</body>\n</html>\n")
+
+
+class _Scrubbed:
+    """Writes text that UTF-8 can encode: a name that was not UTF-8 (a file name read
+    with Python's surrogate escapes) shows its undecodable bytes as U+FFFD."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+        return self.out.write(text)
 
 
 def script_json(data: Any) -> str:
@@ -150,6 +167,8 @@ def _controls(report: Report) -> str:
         if (report.pruned or report.suppressed) and report.show_pruned
         else ""
     )
+    if any(f.confirmed for f in report.shown):
+        pruned += '<label><input type="checkbox" id="confirmed-only"> confirmed only</label>'
     return (
         '<form id="controls" role="search">\n'
         '<input type="search" id="search" placeholder="search findings: lock, task, file, '

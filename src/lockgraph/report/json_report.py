@@ -29,7 +29,7 @@ def document(report: Report) -> dict[str, Any]:
         "summary": {
             "findings": len(report.reported),
             "confirmed": len(report.confirmed),
-            "not_checked": sum(1 for f in report.reported if f.confirmed is None),
+            "not_checked": len(report.not_checked),
             "pruned": len(report.pruned),
             "suppressed": len(report.suppressed),
             "failing": len(report.failing),

@@ -49,7 +49,7 @@ def summary(report: Report) -> str:
         kinds = Counter(f.kind for f in reported)
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
         line = f"lockgraph: {len(reported)} reported ({detail}), {len(report.confirmed)} confirmed"
-        unchecked = sum(1 for f in reported if f.confirmed is None)
+        unchecked = len(report.not_checked)
         if unchecked:
             line += f", {unchecked} not checked"
     else:
@@ -255,22 +255,27 @@ WITNESS_ROWS = 40
 def witness_table(steps: list[WitnessStep], limit: int = WITNESS_ROWS) -> list[str]:
     """The schedule that deadlocks in this run: one column per task, one row per event
     in schedule order, the event's site on the right; ``<- blocks`` marks where each
-    task blocks forever."""
+    task blocks for ever."""
     columns = list(dict.fromkeys(s.task for s in steps))
     cells = [s.event + ("  <- blocks" if s.blocked else "") for s in steps]
-    width = max(24, *(len(x) + 4 for x in [*columns, *cells]))
+    widths = {task: len(task) + 3 for task in columns}
+    for step, cell in zip(steps, cells, strict=True):
+        widths[step.task] = max(widths[step.task], len(cell) + 3)
+    starts, at = {}, 0
+    for task in columns:
+        starts[task], at = at, at + widths[task]
+    pad = _INDENT[:-2]
     lines = [" Deadlocking schedule found in this run:", ""]
-    lines.append(_INDENT[:-2] + "".join(f"{c:<{width}}" for c in columns).rstrip())
-    lines.append(_INDENT[:-2] + "".join(f"{'-' * len(c):<{width}}" for c in columns).rstrip())
+    lines.append(pad + "".join(f"{c:<{widths[c]}}" for c in columns).rstrip())
+    lines.append(pad + "".join(f"{'-' * len(c):<{widths[c]}}" for c in columns).rstrip())
     shown = list(zip(steps, cells, strict=True))
     if len(shown) > limit:
-        lines.append(f"{_INDENT[:-2]}... ({len(shown) - limit} earlier events)")
+        lines.append(f"{pad}... ({len(shown) - limit} earlier events)")
         shown = shown[-limit:]
-    edge = width * len(columns)
     for step, cell in shown:
-        row = " " * (width * columns.index(step.task)) + cell
+        row = " " * starts[step.task] + cell
         site = step.site.render() if step.site.frames else ""
-        lines.append((_INDENT[:-2] + f"{row:<{edge}}" + site).rstrip())
+        lines.append((pad + f"{row:<{at}}" + site).rstrip())
     return lines
 
 

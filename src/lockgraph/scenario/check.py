@@ -190,7 +190,7 @@ class _Feeder:
         self.c = compiled
         self.engine = Engine()
         self.instances: dict[tuple[int, int], LockInstance] = {}
-        self.uses: dict[tuple[int, int, str, bool], LockUse] = {}
+        self.uses: dict[tuple[int, int, str, bool, bool], LockUse] = {}
         self.findings: dict[tuple[str, ...], Finding] = {}
         self.summaries: dict[str, FunctionSummary] = {
             f.name: FunctionSummary(f.name, f.params, f.neutral)
@@ -209,13 +209,13 @@ class _Feeder:
             inst = self.instances[(lock, subclass)] = self.engine.lock(info.label, cls)
         return inst
 
-    def use(self, lock: int, subclass: int, mode: str, trylock: bool) -> LockUse:
-        key = (lock, subclass, mode, trylock)
+    def use(self, lock: int, subclass: int, mode: str, trylock: bool, recursive: bool) -> LockUse:
+        key = (lock, subclass, mode, trylock, recursive)
         use = self.uses.get(key)
         if use is None:
             info = self.c.locks[lock]
             use = self.uses[key] = self.engine.use(
-                self.instance(lock, subclass), engine_mode(info, mode), trylock
+                self.instance(lock, subclass), engine_mode(info, mode, recursive), trylock
             )
         return use
 
@@ -233,7 +233,8 @@ class _Feeder:
             ins = code[pc]
             if what == "acq":
                 trylock = bool(ev[2])
-                engine.acquire(task, self.use(ins.lock, ins.subclass, ins.mode, trylock), ins.site)
+                use = self.use(ins.lock, ins.subclass, ins.mode, trylock, ins.recursive)
+                engine.acquire(task, use, ins.site)
                 self._summarise_take(frames, held, ins.lock, ins.mode)
                 held.append((ins.lock, ins.mode, ins.subclass, ins.site))
             elif what == "rel":
@@ -294,7 +295,7 @@ class _Feeder:
         for k in range(len(held) - 1, -1, -1):
             if held[k][0] == lock:
                 _, held_mode, subclass, _ = held[k]
-                if mode and mode != held_mode:
+                if mode and _plain(mode) != _plain(held_mode):
                     self._wrong_mode(task, lock, mode, held_mode, site, held)
                 del held[k]
                 self.engine.release(task, self.instance(lock, subclass), site)
@@ -375,11 +376,18 @@ class _Feeder:
             self.findings[key] = finding
 
 
-def engine_mode(info: LockInfo, mode: str) -> Mode:
-    """lockdep's read value: rwlock readers are recursive, other shared modes are not."""
+def _plain(mode: str) -> str:
+    """A recursive read is released by ``read_unlock`` like any read."""
+    return "read" if mode == "recursive-read" else mode
+
+
+def engine_mode(info: LockInfo, mode: str, recursive: bool = False) -> Mode:
+    """lockdep's read value: a recursive read (``recursive-read``, or an rwlock read in
+    an interrupt context: lockdep's qrwlock rule since v5.10, commit e918188611f0) is
+    ``read=2``; every other shared mode is a non-recursive ``read=1``."""
     if mode == "write":
         return Mode.WRITE
-    return Mode.RECURSIVE_READ if info.kind == "rwlock" else Mode.READ
+    return Mode.RECURSIVE_READ if recursive or mode == "recursive-read" else Mode.READ
 
 
 def check(compiled: Compiled, limit: int = PATH_LIMIT) -> CheckResult:

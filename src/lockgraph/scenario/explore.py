@@ -11,7 +11,9 @@ Blocking rules, per lock kind (``docs/scenarios.md``):
   and, from then on, blocks new readers (writer preference; for a percpu-rwsem this
   is ``freeze``: new readers block at once and the writer waits for readers to drain).
   A reader that already holds the lock blocks too: read is not recursive.
-* ``rwlock``: readers share and never wait for a queued writer (recursive read).
+* ``rwlock`` (qrwlock): as ``rwsem`` in process context; a read in an interrupt
+  context, or a ``recursive-read``, waits only while a writer holds the lock, never
+  for a queued one.
 * ``cluster``: shared by every node; ``read`` with ``read`` and ``deferred`` with
   ``deferred`` are compatible; every waiting request is queued and blocks later
   requests it conflicts with (a FIFO lock manager, like gfs2's glocks).
@@ -31,6 +33,7 @@ successors close a cycle on the search stack, so no step is postponed for ever.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lockgraph.errors import InputError, LockgraphError
@@ -54,10 +57,20 @@ from lockgraph.scenario.program import (
     Instr,
     Program,
 )
+from lockgraph.scenario.reduce import (
+    MODE_BITS,
+    SIGNAL_BIT,
+    WAIT_BIT,
+    WRITE_BIT,
+    Symmetry,
+    conflict,
+    event_ops,
+    lock_modes,
+)
 
-MODE_CODES = {"write": 0, "read": 1, "deferred": 2}
+MODE_CODES = {"write": 0, "read": 1, "deferred": 2, "recursive-read": 1}
 MODE_NAMES = ("write", "read", "deferred")
-_QUEUE_WRITERS = frozenset({"rwsem", "percpu-rwsem"})
+_QUEUE_WRITERS = frozenset({"rwsem", "percpu-rwsem", "rwlock"})
 
 TaskState = tuple[int, int, int, tuple[tuple[int, int], ...], bool]
 """(pc, known conditions, their values, held (lock, mode) pairs, queued)."""
@@ -84,6 +97,10 @@ class Waiting:
     """(task, how): ``(P2, "holds deferred")``, ``(P3, "queued write")``,
     ``(P1, "ended holding write")``, ``(none, "...")``."""
     line: int = 0
+    lock: int = -1
+    """The lock waited for (its id in ``Compiled.locks``), or -1."""
+    event: int = -1
+    """The event waited for (its id in ``Compiled.events``), or -1."""
 
 
 @dataclass
@@ -118,6 +135,8 @@ class Exploration:
     findings: list[tuple[str, str, str, int]] = field(default_factory=list)
     """(kind, task, detail, line): ``bad-unlock-balance``, ``held-at-exit`` seen on the way."""
     moves: list[Move] = field(default_factory=list)
+    reductions: list[str] = field(default_factory=list)
+    """The reductions used: ``persistent``, ``sleep``, ``symmetry`` (none: every state)."""
 
 
 class Explorer:
@@ -130,6 +149,16 @@ class Explorer:
         self.labels = [info.label for info in compiled.locks]
         self.findings: set[tuple[str, str, str, int]] = set()
         self._modes = [[MODE_CODES.get(ins.mode, 0) for ins in code] for code in self.codes]
+        # A recursive read ignores queued requests, as a queued request (already in line) does.
+        self._skip_queue = [[ins.recursive for ins in code] for code in self.codes]
+        self._lock_modes = [lock_modes(code) for code in self.codes]
+        self._event_ops = [event_ops(code) for code in self.codes]
+        self.commute = True
+        """Readers of one lock, and waiters of one event, commute (else any two steps on
+        one lock or event are dependent: the reduction before lockgraph 0.x's readers)."""
+        self._symmetry: Symmetry | None = None
+        self._twins: Symmetry | None = None
+        """While searching with symmetry: a finding of one task holds for its twins."""
 
     # -- states -----------------------------------------------------------------
 
@@ -247,9 +276,9 @@ class Explorer:
             op = ins.op
             if op == LOCK:
                 mode = self._modes[i][pc]
-                if self._available(i, ins.lock, mode, holders, pending, queued) or (
-                    not queued and self._queues(ins.lock, mode)
-                ):
+                if self._available(
+                    i, ins.lock, mode, holders, pending, queued or self._skip_queue[i][pc]
+                ) or (not queued and self._queues(ins.lock, mode)):
                     result.append([(i, 0)])
                 else:
                     result.append([])
@@ -272,7 +301,9 @@ class Explorer:
         if op == LOCK:
             holders, pending = table if table is not None else self._table(tasks)
             mode = self._modes[i][pc]
-            if self._available(i, ins.lock, mode, holders, pending, queued):
+            if self._available(
+                i, ins.lock, mode, holders, pending, queued or self._skip_queue[i][pc]
+            ):
                 held = (*held, (ins.lock, mode))
                 queued = False
                 pc += 1
@@ -284,7 +315,7 @@ class Explorer:
         elif op == TRY:
             holders, pending = table if table is not None else self._table(tasks)
             mode = self._modes[i][pc]
-            if self._available(i, ins.lock, mode, holders, pending, False):
+            if self._available(i, ins.lock, mode, holders, pending, self._skip_queue[i][pc]):
                 held = (*held, (ins.lock, mode))
                 pc = ins.target
             else:
@@ -306,9 +337,7 @@ class Explorer:
             pc, known, vals = self._advance(i, pc, known, vals)
             if self.codes[i][pc].op == END and held:
                 for lock, _ in held:
-                    self.findings.add(
-                        ("held-at-exit", self.names[i], self.labels[lock], self.codes[i][pc].line)
-                    )
+                    self._finding("held-at-exit", i, lock, "", self.codes[i][pc].line)
         new = list(tasks)
         new[i] = (pc, known, vals, held, queued)
         return (tuple(new), events)
@@ -319,18 +348,19 @@ class Explorer:
         for k in range(len(held) - 1, -1, -1):
             if held[k][0] == ins.lock:
                 if ins.mode and MODE_CODES[ins.mode] != held[k][1]:
-                    self.findings.add(
-                        (
-                            "bad-unlock-balance",
-                            self.names[i],
-                            f"{self.labels[ins.lock]} released as {ins.mode},"
-                            f" held as {MODE_NAMES[held[k][1]]}",
-                            ins.line,
-                        )
-                    )
+                    wrong = f" released as {ins.mode}, held as {MODE_NAMES[held[k][1]]}"
+                    self._finding("bad-unlock-balance", i, ins.lock, wrong, ins.line)
                 return held[:k] + held[k + 1 :]
-        self.findings.add(("bad-unlock-balance", self.names[i], self.labels[ins.lock], ins.line))
+        self._finding("bad-unlock-balance", i, ins.lock, "", ins.line)
         return held
+
+    def _finding(self, kind: str, i: int, lock: int, suffix: str, line: int) -> None:
+        """Record what task ``i`` did wrong; with symmetry, its twins do it too."""
+        twins = self._twins
+        group = twins.groups[twins.group_of[i]] if twins and i in twins.group_of else [i]
+        for j in group:
+            other = twins.twin_lock(i, lock, j) if twins else lock
+            self.findings.add((kind, self.names[j], self.labels[other] + suffix, line))
 
     # -- stuck tasks --------------------------------------------------------------
 
@@ -382,7 +412,7 @@ class Explorer:
         holders, pending = table
         mode = self._modes[i][pc]
         result = [j for j, m in holders.get(ins.lock, ()) if m != mode or mode == 0]
-        if not queued:
+        if not queued and not self._skip_queue[i][pc]:
             kind = self.kinds[ins.lock]
             for j, m in pending.get(ins.lock, ()):
                 if j != i and (
@@ -392,17 +422,33 @@ class Explorer:
                     result.append(j)
         return result
 
-    # -- partial-order reduction ----------------------------------------------------
+    # -- reductions -------------------------------------------------------------------
 
-    def persistent(self, state: State, moves: list[list[Move]]) -> list[Move]:
+    def _mine(self, t: int, ins: Instr, ts: TaskState) -> int:
+        """The modes (bits) in which the step at ``ins`` touches its lock."""
+        if ins.op != UNLOCK:
+            return MODE_BITS.get(ins.mode, WRITE_BIT)
+        for lock, m in reversed(ts[3]):
+            if lock == ins.lock:
+                return 1 << m
+        return 0  # releases nothing: changes nothing
+
+    def persistent(
+        self, state: State, moves: list[list[Move]], leaders: list[int] | None = None
+    ) -> list[Move]:
         tasks, _ = state
         best: list[Move] | None = None
+        followers: dict[int, list[int]] | None = None
+        if leaders is not None:
+            followers = {}
+            for t, lead in enumerate(leaders):
+                followers.setdefault(lead, []).append(t)
         for seed, own in enumerate(moves):
-            if not own:
-                continue
+            if not own or (leaders is not None and leaders[seed] != seed):
+                continue  # an identical task in the same state has the same closure
             if self.codes[seed][tasks[seed][0]].op == BRANCH:
                 return own  # a local choice commutes with everything
-            members = self._closure(seed, tasks)
+            members = self._closure(seed, tasks, followers)
             chosen = [m for t in members for m in moves[t]]
             if best is None or len(chosen) < len(best):
                 best = chosen
@@ -410,9 +456,22 @@ class Explorer:
                     break
         return best or []
 
-    def _closure(self, seed: int, tasks: tuple[TaskState, ...]) -> list[int]:
-        members = [seed]
-        inside = {seed}
+    def _closure(
+        self,
+        seed: int,
+        tasks: tuple[TaskState, ...],
+        followers: dict[int, list[int]] | None = None,
+    ) -> list[int]:
+        """``seed`` and every task that may, now or later, not commute with a member.
+
+        ``followers``: identical tasks in one state, by their first (they stand or fall
+        together: the same future), so that only the first of each is tested."""
+        if followers is None:
+            followers = {t: [t] for t in range(len(tasks))}
+        members = list(followers[seed])
+        inside = set(members)
+        scanned: set[tuple[int, int, int]] = set()
+        """(lock or event, mode bits, 0 for a lock, 1 for an event) already scanned for."""
         k = 0
         while k < len(members):
             t = members[k]
@@ -421,91 +480,208 @@ class Explorer:
             op = ins.op
             if op in (LOCK, UNLOCK, TRY):
                 lock = ins.lock
-                for j, (pcj, *_r) in enumerate(tasks):
-                    if j not in inside and lock in self.programs[j].future_locks[pcj]:
-                        inside.add(j)
-                        members.append(j)
+                kind = self.kinds[lock]
+                mine = self._mine(t, ins, tasks[t])
+                if (lock, mine, 0) in scanned:
+                    continue
+                scanned.add((lock, mine, 0))
+                for j, same in followers.items():
+                    if (
+                        j not in inside
+                        and lock in self.programs[j].future_locks[tasks[j][0]]
+                        and (not self.commute or conflict(kind, mine, self._lock_modes[j][lock]))
+                    ):
+                        inside.update(same)
+                        members.extend(same)
             elif op in (WAIT, SIGNAL, RESET):
                 event = ins.event
-                for j, (pcj, *_r) in enumerate(tasks):
-                    if j not in inside and event in self.programs[j].future_events[pcj]:
-                        inside.add(j)
-                        members.append(j)
+                mine = WAIT_BIT if op == WAIT else SIGNAL_BIT
+                if (event, mine, 1) in scanned:
+                    continue
+                scanned.add((event, mine, 1))
+                for j, same in followers.items():
+                    if (
+                        j not in inside
+                        and event in self.programs[j].future_events[tasks[j][0]]
+                        and (not self.commute or (mine | self._event_ops[j][event]) & SIGNAL_BIT)
+                    ):
+                        inside.update(same)
+                        members.extend(same)
         return members
+
+    def independent(self, tasks: tuple[TaskState, ...], i: int, k: int) -> bool:
+        """Whether the next steps of tasks ``i`` and ``k`` commute (for sleep sets)."""
+        if i == k:
+            return False
+        a = self.codes[i][tasks[i][0]]
+        b = self.codes[k][tasks[k][0]]
+        if BRANCH in (a.op, b.op):
+            return True
+        if a.op in (LOCK, UNLOCK, TRY) and b.op in (LOCK, UNLOCK, TRY):
+            if a.lock != b.lock:
+                return True
+            if not self.commute:
+                return False
+            kind = self.kinds[a.lock]
+            return not conflict(kind, self._mine(i, a, tasks[i]), self._mine(k, b, tasks[k]))
+        if a.op in (WAIT, SIGNAL, RESET) and b.op in (WAIT, SIGNAL, RESET):
+            return a.event != b.event or (self.commute and a.op == b.op == WAIT)
+        return True
 
     # -- the search ------------------------------------------------------------------
 
     def search(
-        self, reduce: bool = True, max_states: int = 2_000_000, stop: bool = True
+        self,
+        reduce: bool = True,
+        max_states: int = 2_000_000,
+        stop: bool = True,
+        symmetry: bool | None = None,
+        sleep: bool | None = None,
     ) -> Exploration:
-        """Depth-first search; ``stop`` at the first stuck state (else count them all)."""
+        """Depth-first search; ``stop`` at the first stuck state (else count them all).
+
+        ``reduce``: persistent sets (partial-order reduction); ``symmetry``: one state
+        per class of states that differ by a swap of identical tasks; ``sleep``: sleep
+        sets. The last two follow ``reduce`` unless given.
+        """
         started = time.process_time()
+        use_symmetry = reduce if symmetry is None else symmetry
+        use_sleep = reduce if sleep is None else sleep
+        sym = self.symmetry() if use_symmetry else None
+        if sym is not None and not sym.groups:
+            sym = None
+        key: Callable[[State], object] = sym.key if sym is not None else _same
+        self._twins = sym
+        reductions = [
+            name
+            for name, on in (("persistent", reduce), ("sleep", use_sleep), ("symmetry", sym))
+            if on
+        ]
         init = self.initial()
-        visited = {init}
-        on_stack = {init}
+        init_key = key(init)
+        # canonical state -> the sleep set (canonical moves) it was expanded with
+        visited: dict[object, frozenset[Move]] = {init_key: frozenset()}
+        on_stack: dict[object, int] = {init_key: 1}
         moves_stack: list[Move] = []
-        frames: list[tuple[State, list[tuple[Move, State]]]] = []
+        # state, its key, successors left, moves explored or asleep (sleep sets)
+        frames: list[tuple[State, object, list[tuple[Move, State]], set[Move]]] = []
         transitions = 0
         found: tuple[list[Move], State] | None = None
 
-        def expand(state: State) -> list[tuple[Move, State]] | None:
+        def canonical(state: State, moves: Iterable[Move]) -> frozenset[Move]:
+            if sym is None:
+                return frozenset(moves)
+            slots = sym.slots(state)
+            return frozenset((slots[t], c) for t, c in moves)
+
+        def expand(
+            state: State, asleep: frozenset[Move], only: frozenset[Move] | None
+        ) -> list[tuple[Move, State]] | None:
+            """Successors to explore; ``only``: just these (canonical) moves, on a revisit."""
             nonlocal transitions, found
             table = self._table(state[0])
             moves = self.moves(state, table)
-            if found is None or not stop:
+            if only is None and (found is None or not stop):
                 stuck = self.stuck(state, table, moves)
                 if stuck and found is None:
                     found = (list(moves_stack), state)
                     if stop:
                         return None
-            enabled = [m for own in moves for m in own]
-            chosen = self.persistent(state, moves) if reduce else enabled
+            enabled = [m for own in moves for m in own if m not in asleep]
+            if only is not None:
+                slots = sym.slots(state) if sym is not None else None
+                chosen = [m for m in enabled if (slots[m[0]] if slots else m[0], m[1]) in only]
+            elif reduce:
+                leaders = sym.leaders(state) if sym is not None else None
+                chosen = [m for m in self.persistent(state, moves, leaders) if m not in asleep]
+                if leaders is not None:
+                    # a twin in the same state would reach a swap of the same state
+                    chosen = [m for m in chosen if leaders[m[0]] == m[0]]
+            else:
+                chosen = enabled
             succ = [(m, self.apply(state, m, table)) for m in chosen]
             # The cycle proviso: never postpone the other tasks round a cycle for ever.
-            if reduce and len(chosen) < len(enabled) and any(s in on_stack for _, s in succ):
+            if (
+                reduce
+                and only is None
+                and len(chosen) < len(enabled)
+                and any(key(s) in on_stack for _, s in succ)
+            ):
                 succ = [(m, self.apply(state, m, table)) for m in enabled]
             transitions += len(succ)
             return succ
 
-        first = expand(init)
+        first = expand(init, frozenset(), None)
         if first is not None:
-            frames.append((init, first))
+            frames.append((init, init_key, first, set()))
         while frames:
-            state, succ = frames[-1]
+            state, state_key, succ, done = frames[-1]
             if not succ:
                 frames.pop()
-                on_stack.discard(state)
+                if on_stack[state_key] == 1:
+                    del on_stack[state_key]
+                else:
+                    on_stack[state_key] -= 1
                 if moves_stack:
                     moves_stack.pop()
                 continue
             move, nxt = succ.pop()
-            if nxt in visited:
-                continue
-            visited.add(nxt)
-            if len(visited) > max_states:
-                return self._result("incomplete", visited, transitions, started, reduce)
+            asleep: frozenset[Move] = frozenset()
+            if use_sleep:
+                tasks = state[0]
+                asleep = frozenset(m for m in done if self.independent(tasks, m[0], move[0]))
+                done.add(move)
+            nxt_key = key(nxt)
+            stored = visited.get(nxt_key)
+            only: frozenset[Move] | None = None
+            if stored is not None:
+                if not stored:
+                    continue
+                now = canonical(nxt, asleep)
+                woken = stored - now
+                if not woken:
+                    continue
+                visited[nxt_key] = stored & now  # explore what slept before and is awake now
+                only = woken
+            else:
+                if len(visited) >= max_states:
+                    states = len(visited)
+                    return self._result("incomplete", states, transitions, started, reductions)
+                visited[nxt_key] = canonical(nxt, asleep)
             moves_stack.append(move)
-            on_stack.add(nxt)
-            children = expand(nxt)
+            on_stack[nxt_key] = on_stack.get(nxt_key, 0) + 1
+            children = expand(nxt, asleep, only)
             if children is None:
                 break
-            frames.append((nxt, children))
+            frames.append((nxt, nxt_key, children, set(asleep)))
         if found is None:
-            return self._result("none", visited, transitions, started, reduce)
-        result = self._result("deadlock", visited, transitions, started, reduce)
+            return self._result("none", len(visited), transitions, started, reductions)
+        result = self._result("deadlock", len(visited), transitions, started, reductions)
+        self._twins = None
         self.describe(result, shorten(self, found[0]))
         return result
 
+    def symmetry(self) -> Symmetry:
+        """The groups of identical tasks (computed once)."""
+        if self._symmetry is None:
+            initially = 0
+            for info in self.c.events:
+                if info.decl.initially_set:
+                    initially |= 1 << info.id
+            self._symmetry = Symmetry(self.codes, self.kinds, initially)
+        return self._symmetry
+
     def _result(
-        self, verdict: str, visited: set[State], transitions: int, started: float, reduce: bool
+        self, verdict: str, states: int, transitions: int, started: float, reductions: list[str]
     ) -> Exploration:
         return Exploration(
             verdict,
-            len(visited),
+            states,
             transitions,
             time.process_time() - started,
-            reduce,
+            bool(reductions),
             findings=sorted(self.findings, key=lambda f: (f[3], f)),
+            reductions=reductions,
         )
 
     # -- schedules ----------------------------------------------------------------------
@@ -574,9 +750,8 @@ class Explorer:
             if op == UNLOCK:
                 return text, ""
             holders, pending = table
-            avail = self._available(
-                i, ins.lock, self._modes[i][pc], holders, pending, queued and op == LOCK
-            )
+            skip = (queued and op == LOCK) or self._skip_queue[i][pc]
+            avail = self._available(i, ins.lock, self._modes[i][pc], holders, pending, skip)
             if op == TRY:
                 return text, "ok" if avail else "failed"
             if avail:
@@ -638,7 +813,7 @@ class Explorer:
         ins = self.codes[i][pc]
         if ins.op == WAIT:
             label = self.c.events[ins.event].label
-            w = Waiting(self.names[i], f"event {label}", line=ins.line)
+            w = Waiting(self.names[i], f"event {label}", line=ins.line, event=ins.event)
             for j in blockers:
                 w.holders.append((self.names[j], "may signal it"))
             if not blockers:
@@ -649,6 +824,7 @@ class Explorer:
             self.names[i],
             f"{self.labels[ins.lock]}{f' ({mode})' if mode else ''}",
             line=ins.line,
+            lock=ins.lock,
         )
         holders, pending = table
         for j, m in holders.get(ins.lock, ()):
@@ -665,6 +841,10 @@ class Explorer:
         if queued:
             w.what += ", queued"
         return w
+
+
+def _same(state: State) -> object:
+    return state
 
 
 def _depth(ins: Instr) -> int:

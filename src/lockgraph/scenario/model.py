@@ -15,10 +15,20 @@ LOCK_KINDS: dict[str, tuple[str, ...]] = {
     "spinlock": ("write",),
     "rwsem": ("write", "read"),
     "percpu-rwsem": ("write", "read"),
-    "rwlock": ("write", "read"),
+    "rwlock": ("write", "read", "recursive-read"),
     "cluster": ("write", "read", "deferred"),
 }
 """Every lock kind and the modes it can be taken in; the first mode is the default."""
+
+CONTEXTS = ("process", "softirq", "hardirq")
+"""Where a task runs. An ``rwlock`` read in an interrupt context is a recursive read
+(qrwlock: it ignores a waiting writer); in process context it queues behind one."""
+
+MAX_NESTING = 100
+"""How deep calls, page faults and ``if`` blocks may nest, together, in one task's
+program (and arrays or inline tables in the TOML text). The compiler and the parser
+recurse once per level; past the limit a model gets one clear error, never a
+``RecursionError`` (lockdep's ``MAX_LOCK_DEPTH`` is 48: real code nests far less)."""
 
 MMAP_LOCK = "mmap_lock"
 """The class a page fault takes shared: one instance per address space (``mm``)."""
@@ -192,6 +202,8 @@ class TaskDecl:
     mm: str
     steps: tuple[Step, ...]
     line: int
+    context: str = "process"
+    """``process``, ``softirq`` or ``hardirq`` (``CONTEXTS``)."""
 
 
 @dataclass

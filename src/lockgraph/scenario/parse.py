@@ -16,7 +16,9 @@ from typing import Any
 
 from lockgraph.errors import InputError
 from lockgraph.scenario.model import (
+    CONTEXTS,
     LOCK_KINDS,
+    MAX_NESTING,
     MMAP_LOCK,
     CallStep,
     ClassDecl,
@@ -53,7 +55,7 @@ _TABLES = {
     "event": {"name", "instances", "initially"},
     "mapping": {"fault"},
     "function": {"params", "steps", "neutral"},
-    "task": {"label", "node", "mm", "steps"},
+    "task": {"label", "node", "mm", "steps", "context"},
 }
 
 
@@ -70,6 +72,13 @@ def load(path: str) -> Scenario:
 
 
 def parse(text: str, path: str = "<scenario>") -> Scenario:
+    locator = Locator(text)
+    if locator.too_deep:
+        raise InputError(
+            path,
+            locator.too_deep,
+            f"arrays or inline tables nested deeper than {MAX_NESTING} (lockgraph's limit)",
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -78,7 +87,7 @@ def parse(text: str, path: str = "<scenario>") -> Scenario:
         line = int(m.group(1)) if m else 0
         message = re.sub(r"\s*\(at line \d+, column \d+\)", "", message)
         raise InputError(path, line, f"invalid TOML: {message}") from None
-    return _Reader(path, Locator(text), data).scenario()
+    return _Reader(path, locator, data).scenario()
 
 
 # -- positions ------------------------------------------------------------------
@@ -93,6 +102,8 @@ class Locator:
         self.tables: dict[tuple[str, ...], int] = {}
         self.keys: dict[tuple[str, ...], int] = {}
         self.items: dict[tuple[str, ...], list[int]] = {}
+        self.too_deep = 0
+        """The line where arrays or inline tables first nest past ``MAX_NESTING``."""
         self._scan()
 
     def line_of(self, pos: int) -> int:
@@ -164,6 +175,8 @@ class Locator:
                 continue
             if c in "[{":
                 stack.append(c)
+                if len(stack) > MAX_NESTING and not self.too_deep:
+                    self.too_deep = self.line_of(i)
             elif c in "]}":
                 if stack:
                     stack.pop()
@@ -355,7 +368,14 @@ class _Reader:
         if not NAME.match(mm):
             raise self.error(self.loc.line(*where, "mm"), f"bad mm name {mm!r}")
         label = self._str(body, (*where, "label"), key) or key
-        return TaskDecl(key, label, node, mm, self._steps(body, where), self.loc.line(*where))
+        context = self._str(body, (*where, "context"), "process")
+        if context not in CONTEXTS:
+            raise self.error(
+                self.loc.line(*where, "context"),
+                f"unknown context {context!r} (expected one of: {', '.join(CONTEXTS)})",
+            )
+        steps = self._steps(body, where)
+        return TaskDecl(key, label, node, mm, steps, self.loc.line(*where), context)
 
     def _mmap_lock(self, sc: Scenario) -> None:
         """The page fault's lock: one instance per address space, declared or not."""
@@ -381,7 +401,7 @@ class _Reader:
             raise self.error(self.loc.line(*where, "steps"), "steps must be a list of strings")
         lines = [self.loc.item(i, *where, "steps") for i in range(len(raw))]
         parsed = [(line, text.strip()) for line, text in zip(lines, raw, strict=False)]
-        steps, pos, stop = self._block(parsed, 0, where)
+        steps, pos, stop = self._block(parsed, 0, where, 0)
         if stop is not None:
             line, word = stop
             raise self.error(line, f"'{word}' without 'if'")
@@ -389,7 +409,7 @@ class _Reader:
         return tuple(steps)
 
     def _block(
-        self, parsed: list[tuple[int, str]], pos: int, where: tuple[str, ...]
+        self, parsed: list[tuple[int, str]], pos: int, where: tuple[str, ...], depth: int
     ) -> tuple[list[Step], int, tuple[int, str] | None]:
         """Steps up to a closing ``else``/``end`` (returned with its line) or the end."""
         steps: list[Step] = []
@@ -401,14 +421,18 @@ class _Reader:
                     raise self.error(line, f"'{word}' takes nothing after it")
                 return steps, pos + 1, (line, word)
             if word == "if":
+                if depth >= MAX_NESTING:
+                    raise self.error(
+                        line, f"'if' blocks nested deeper than {MAX_NESTING} (lockgraph's limit)"
+                    )
                 cond = self._condition(line, text)
-                then, pos, stop = self._block(parsed, pos + 1, where)
+                then, pos, stop = self._block(parsed, pos + 1, where, depth + 1)
                 if stop is None:
                     raise self.error(line, "'if' without 'end'")
                 orelse: list[Step] = []
                 else_line = end_line = stop[0]
                 if stop[1] == "else":
-                    orelse, pos, stop = self._block(parsed, pos, where)
+                    orelse, pos, stop = self._block(parsed, pos, where, depth + 1)
                     if stop is None or stop[1] != "end":
                         raise self.error(else_line, "'else' without 'end'")
                     end_line = stop[0]
@@ -440,7 +464,7 @@ class _Reader:
             step = self._lock_rest(t, line, text, word)
         elif word in ("unlock", "thaw"):
             ref = self._lock_ref(t)
-            mode = t.name("a mode") if t.more() else None
+            mode = self._mode(t) if t.more() else None
             step = UnlockStep(line, text, ref, mode, word)
         elif word == "call":
             step = self._call_expr(t, line, text)
@@ -480,8 +504,13 @@ class _Reader:
         if verb == "freeze":
             mode = "write"
         elif t.more() and t.peek() not in ("->",):
-            mode = t.name("a mode")
+            mode = self._mode(t)
         return LockStep(line, text, ref, mode, verb)
+
+    def _mode(self, t: _Tokens) -> str:
+        if t.accept("recursive-read"):
+            return "recursive-read"
+        return t.name("a mode")
 
     def _lock_ref(self, t: _Tokens) -> LockRef:
         cls = t.name("a lock class")
@@ -521,7 +550,7 @@ class _Reader:
         return flag
 
 
-_TOKEN = re.compile(r"\s*(->|[A-Za-z0-9_][A-Za-z0-9_.]*|[\[\](),/])")
+_TOKEN = re.compile(r"\s*(->|recursive-read\b|[A-Za-z0-9_][A-Za-z0-9_.]*|[\[\](),/])")
 
 
 class _Tokens:

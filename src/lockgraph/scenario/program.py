@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from lockgraph.engine.model import Frame, Stack
 from lockgraph.errors import InputError
 from lockgraph.scenario.model import (
+    MAX_NESTING,
     MMAP_LOCK,
     CallStep,
     ClassDecl,
@@ -110,6 +111,9 @@ class Instr:
     text: str = ""
     lock: int = -1
     mode: str = ""
+    recursive: bool = False
+    """A recursive read: it waits only for a writer that holds the lock, never for a
+    queued one (``recursive-read``, or an ``rwlock`` read in an interrupt context)."""
     subclass: int = 0
     event: int = -1
     slot: int = -1
@@ -131,6 +135,7 @@ class Program:
     node: str
     mm: str
     code: list[Instr]
+    context: str = "process"
     standalone: bool = False
     """A function no task calls, compiled alone with symbolic arguments."""
     future_locks: list[frozenset[int]] = field(default_factory=list)
@@ -178,6 +183,9 @@ class _Compiler:
         self.node = ""
         self.mm = ""
         self.symbolic = False
+        self.context = "process"
+        self._nesting = 0
+        """Calls, faults and ``if`` blocks open around the step being compiled."""
 
     def error(self, line: int, message: str, act: Activation | None = None) -> InputError:
         chain = []
@@ -194,9 +202,10 @@ class _Compiler:
         self._start(decl.node, decl.mm, symbolic=False)
         root = self._activation(f"task {name}", decl.label, 0, None, "task", True)
         root.conditions = condition_names(decl.steps)
+        self.context = decl.context
         self._body(root, decl.steps, {}, None)
         self._emit(END, decl.line, root)
-        return Program(name, decl.label, decl.node, decl.mm, self.code)
+        return Program(name, decl.label, decl.node, decl.mm, self.code, decl.context)
 
     def standalone(self, func: Function) -> Program:
         self._start("", "<mm>", symbolic=True)
@@ -207,6 +216,8 @@ class _Compiler:
         return Program(func.name, f"{func.name}(...)", "", "<mm>", self.code, standalone=True)
 
     def _start(self, node: str, mm: str, symbolic: bool) -> None:
+        self._nesting = 0
+        self.context = "process"
         self.code = []
         self.node = node
         self.mm = mm
@@ -290,7 +301,14 @@ class _Compiler:
         if isinstance(step, LockStep):
             lock, mode = self._lock(act, step.ref, step.mode, env, line, step.verb)
             self._emit(
-                LOCK, line, act, lock=lock, mode=mode, subclass=step.ref.subclass, text=step.verb
+                LOCK,
+                line,
+                act,
+                lock=lock,
+                mode=mode,
+                recursive=self._recursive(lock, mode),
+                subclass=step.ref.subclass,
+                text=step.verb,
             )
         elif isinstance(step, UnlockStep):
             lock, mode = self._lock(act, step.ref, step.mode, env, line, step.verb)
@@ -324,7 +342,38 @@ class _Compiler:
         else:  # pragma: no cover - the parser makes no other steps
             raise self.error(line, f"unsupported step {step.text!r}", act)
 
+    def _nest(self, line: int, act: Activation) -> None:
+        """Enter one level of calls, faults or ``if`` blocks, within ``MAX_NESTING``."""
+        self._nesting += 1
+        if self._nesting > MAX_NESTING:
+            self._nesting = 0
+            raise InputError(
+                self.sc.path,
+                line,
+                f"calls, page faults and 'if' blocks nested deeper than {MAX_NESTING}"
+                f" (lockgraph's limit) in {self._outermost(act)}",
+            )
+
+    @staticmethod
+    def _outermost(act: Activation) -> str:
+        while act.parent is not None:
+            act = act.parent
+        return act.name
+
     def _if(
+        self,
+        act: Activation,
+        step: IfStep,
+        env: dict[str, str],
+        ret: int | None,
+        patches: list[Instr],
+        enter_pc: int,
+    ) -> None:
+        self._nest(step.line, act)
+        self._if_body(act, step, env, ret, patches, enter_pc)
+        self._nesting -= 1
+
+    def _if_body(
         self,
         act: Activation,
         step: IfStep,
@@ -338,7 +387,14 @@ class _Compiler:
             t = cond.trylock
             lock, mode = self._lock(act, t.ref, t.mode, env, step.line, "trylock")
             head = self._emit(
-                TRY, step.line, act, lock=lock, mode=mode, subclass=t.ref.subclass, text="trylock"
+                TRY,
+                step.line,
+                act,
+                lock=lock,
+                mode=mode,
+                recursive=self._recursive(lock, mode),
+                subclass=t.ref.subclass,
+                text="trylock",
             )
         else:
             assert cond.flag is not None
@@ -381,6 +437,19 @@ class _Compiler:
             if a.function == func.name:
                 raise self.error(line, f"recursive call of {func.name}", act)
             a = a.parent
+        self._nest(line, act)
+        self._call_body(act, func, raw, env, ret, line)
+        self._nesting -= 1
+
+    def _call_body(
+        self,
+        act: Activation,
+        func: Function,
+        raw: tuple[str, ...],
+        env: dict[str, str],
+        ret: int | None,
+        line: int,
+    ) -> None:
         self.reached.add(func.name)
         conditions = condition_names(func.steps)
         args = tuple(
@@ -427,6 +496,11 @@ class _Compiler:
         jump.target = len(self.code)
 
     def _fault(self, act: Activation, step: FaultStep, env: dict[str, str]) -> None:
+        self._nest(step.line, act)
+        self._fault_body(act, step, env)
+        self._nesting -= 1
+
+    def _fault_body(self, act: Activation, step: FaultStep, env: dict[str, str]) -> None:
         name = self._value(step.mapping, env)
         mapping = self.sc.mappings.get(name)
         if mapping is None and not _symbolic(name):
@@ -439,7 +513,10 @@ class _Compiler:
             self._emit(SET, step.line, act, slot=ret, value=False)
         enter = self._emit(ENTER, 0, fault, text=fault.display, value=True)
         mm_lock, _ = self._lock(fault, LockRef(MMAP_LOCK, self.mm), "read", {}, step.line, "lock")
-        self._emit(LOCK, step.line, fault, lock=mm_lock, mode="read", text="lock")
+        recursive = self._recursive(mm_lock, "read")
+        self._emit(
+            LOCK, step.line, fault, lock=mm_lock, mode="read", recursive=recursive, text="lock"
+        )
         if mapping is not None and mapping.fault is not None:
             call = mapping.fault
             func = self.sc.functions.get(call.function)
@@ -507,6 +584,12 @@ class _Compiler:
         if verb == "freeze" and cls.kind not in ("percpu-rwsem", "rwsem"):
             raise self.error(line, f"freeze needs a percpu-rwsem, {ref.cls} is a {cls.kind}", act)
         return self._lock_id(cls, instance), chosen
+
+    def _recursive(self, lock: int, mode: str) -> bool:
+        """qrwlock (lockdep since v5.10): an rwlock read is recursive in interrupts only."""
+        if mode == "recursive-read":
+            return True
+        return mode == "read" and self.locks[lock].kind == "rwlock" and self.context != "process"
 
     def _lock_id(self, cls: ClassDecl, instance: str | None) -> int:
         node = None if cls.cluster else self.node

@@ -205,12 +205,14 @@ def cycle_verdicts(result: Exploration, predicted: CheckResult, compiled: Compil
 
 
 def _waited_classes(result: Exploration, compiled: Compiled) -> set[str]:
+    """The lock classes and events the stuck tasks wait for, as findings name them."""
     names = set()
-    by_label = {info.label: info.cls.name for info in compiled.locks}
     for w in result.waiting:
-        label = w.what.split(" (", 1)[0].split(",", 1)[0]
-        if label in by_label:
-            names.add(by_label[label])
+        if w.lock >= 0:
+            names.add(compiled.locks[w.lock].cls.name)
+        if w.event >= 0:
+            info = compiled.events[w.event]
+            names.update((info.label, info.decl.name))
     return names
 
 
@@ -218,7 +220,7 @@ def explore_text(
     compiled: Compiled, result: Exploration, predicted: CheckResult, out: TextIO
 ) -> None:
     lines = _header(compiled)
-    how = "with partial-order reduction" if result.reduced else "without reduction"
+    how = reductions_text(result)
     moves = (
         f"{result.transitions} transition{_s(result.transitions)}, {how}, {result.seconds:.2f} s"
     )
@@ -253,6 +255,23 @@ def explore_text(
         lines.append("cycles lockdep's rules predict (lockgraph scenario check):")
         lines.extend(verdicts)
     out.write("\n".join(lines) + "\n")
+
+
+REDUCTION_NAMES = {
+    "persistent": "partial-order reduction",
+    "sleep": "sleep sets",
+    "symmetry": "symmetry",
+}
+
+
+def reductions_text(result: Exploration) -> str:
+    """``with partial-order reduction, sleep sets and symmetry``, or ``without reduction``."""
+    names = [REDUCTION_NAMES[r] for r in result.reductions]
+    if not names:
+        return "without reduction"
+    if len(names) == 1:
+        return f"with {names[0]}"
+    return f"with {', '.join(names[:-1])} and {names[-1]}"
 
 
 def schedule_table(compiled: Compiled, result: Exploration) -> list[str]:
@@ -332,6 +351,7 @@ def explore_json(
         "states": result.states,
         "transitions": result.transitions,
         "reduction": result.reduced,
+        "reductions": result.reductions,
         "cpu_seconds": round(result.seconds, 4),
         "schedule": [step(s) for s in result.schedule],
         "blocked": [step(s) for s in result.blocked],

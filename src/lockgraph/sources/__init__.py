@@ -6,16 +6,19 @@ an engine; each file's tasks and locks are its own when several files are read.
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import IO
 
 from lockgraph.engine import Engine
 from lockgraph.engine.core import Action
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources.bulk import collector_paused
 from lockgraph.sources.files import open_binary, read_errors
+from lockgraph.sources.lines import lines_of, text_of
 from lockgraph.sources.std import StdReader, looks_like_std
 from lockgraph.sources.trace import HEADER, TraceReader
 
@@ -64,16 +67,15 @@ def read_traces(
         namespace = f"{stem}:" if several else ""
         try:
             with open_binary(path) as stream:
-                first = stream.readline()
-                text = first.decode("utf-8", "replace")
-                kind = fmt if fmt != "auto" else detect_format(path, text)
+                first, lines = _first_line(stream, path, on_error)
+                kind = fmt if fmt != "auto" else detect_format(path, text_of(first))
                 reader: TraceReader | StdReader
                 if kind == "lockgraph":
                     reader = TraceReader(engine, path, namespace, on_error)
                 else:
                     reader = StdReader(engine, path, namespace, on_error)
                 with collector_paused():
-                    reader.read(itertools.chain([first], stream))
+                    reader.read(lines)
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
         stats.files += 1
@@ -99,9 +101,26 @@ def relog_traces(stats: ReadStats, feed: Callable[[Action], None]) -> None:
     for path, reader in stats.readers:
         try:
             with open_binary(path) as stream, collector_paused():
-                reader.relog(stream, feed)
+                # lines the first pass refused (too long) were reported then
+                reader.relog(lines_of(stream, path, _ignore), feed)
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
+
+
+def _ignore(exc: InputError) -> None:
+    """The second pass skips what the first pass reported."""
+
+
+def _first_line(
+    stream: IO[bytes], path: str, on_error: Callable[[InputError], None] | None
+) -> tuple[bytes, Iterable[bytes]]:
+    """The first line (to tell the format), and every line of ``stream``."""
+    head = stream.peek(1 << 12) if isinstance(stream, io.BufferedReader) else b""
+    if b"\n" in head:  # seen without reading it: the lines start at the first
+        return head.split(b"\n", 1)[0], lines_of(stream, path, on_error)
+    lines = lines_of(stream, path, on_error)
+    first = next(lines, b"")
+    return first, itertools.chain([first], lines)
 
 
 def _stem(path: str) -> str:

@@ -1,12 +1,102 @@
-"""What the line-oriented trace readers share: replaying lines through the engine."""
+"""What the line-oriented trace readers share: replaying lines through the engine.
+
+``lines_of`` splits a byte stream into lines with a bounded memory: a line longer
+than the limit (``files.limits().max_line``) is one error naming the file and the
+line, or, with ``--keep-going``, reported and skipped without being held.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import itertools
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import IO
 
 from lockgraph.engine import Engine
 from lockgraph.engine.core import Action
 from lockgraph.errors import InputError
+from lockgraph.sources.files import limits, line_too_long
+
+_BLOCK = 1 << 16
+
+
+class _Skipped(bytes):
+    """Stands for a line too long to read, already reported: it keeps line numbers right.
+    Empty, so that whoever does not know it sees a blank line."""
+
+    def __repr__(self) -> str:
+        return "<line skipped>"
+
+
+SKIPPED = _Skipped()
+
+
+def lines_of(
+    stream: IO[bytes],
+    path: str,
+    on_error: Callable[[InputError], None] | None = None,
+    max_line: int | None = None,
+) -> Iterator[bytes]:
+    """The lines of ``stream`` (without their newline), each at most ``max_line`` bytes.
+
+    A longer line raises an ``InputError``, or goes to ``on_error`` and comes out as
+    ``SKIPPED``. Memory stays within one block and one line. The lines of a block are
+    handed out by ``chain`` (C), so a line costs no Python code here.
+    """
+    limit = limits().max_line if max_line is None else max_line
+    return itertools.chain.from_iterable(_blocks(stream, path, on_error, limit or (1 << 62)))
+
+
+def _blocks(
+    stream: IO[bytes],
+    path: str,
+    on_error: Callable[[InputError], None] | None,
+    limit: int,
+) -> Iterator[list[bytes]]:
+    """The lines of ``stream``, a list per block read."""
+    carry = b""
+    lineno = 0
+    skipping = False
+    while True:
+        block = stream.read(_BLOCK)
+        if not block:
+            break
+        lines = block.split(b"\n")
+        tail = lines.pop()
+        if skipping:
+            if not lines:
+                continue
+            skipping = False
+            lines[0] = SKIPPED  # the end of the line already reported
+        elif lines:
+            lines[0] = carry + lines[0]
+        else:
+            tail = carry + tail
+        if lines:
+            if len(carry) + len(block) > limit:  # a line may be too long: look (rare)
+                for i, line in enumerate(lines):
+                    if len(line) > limit:
+                        _too_long(path, lineno + i + 1, limit, on_error)
+                        lines[i] = SKIPPED
+            lineno += len(lines)
+            yield lines
+        carry = tail
+        if len(carry) > limit:
+            _too_long(path, lineno + 1, limit, on_error)
+            carry = b""
+            skipping = True
+    if skipping:
+        yield [SKIPPED]
+    elif carry:
+        yield [carry]
+
+
+def _too_long(
+    path: str, lineno: int, limit: int, on_error: Callable[[InputError], None] | None
+) -> None:
+    exc = line_too_long(path, lineno, limit)
+    if on_error is None:
+        raise exc
+    on_error(exc)
 
 
 def text_of(line: object) -> str:
@@ -37,7 +127,7 @@ class LineReader:
         """The second pass (``relog``): declarations were read already."""
 
     def read(self, lines: Iterable[str | bytes]) -> None:
-        """Read the lines of a file (bytes or text, newlines kept)."""
+        """Read the lines of a file (bytes or text, newlines kept or not)."""
         self.replay(lines, first_line=1)
 
     def replay(self, lines: Iterable[str | bytes], first_line: int) -> None:
@@ -68,12 +158,15 @@ class LineReader:
             feed(action)
 
     def _parse_line(self, line: Hashable, lineno: int) -> Action | None:
+        if line is SKIPPED:
+            return None
         try:
             return self.parse(text_of(line), lineno)
         except InputError as exc:
             if self.on_error is None:
                 raise
-            self.on_error(exc)
+            if not self.relogging:  # the first pass reported it already
+                self.on_error(exc)
             return None
 
     def parse(self, line: str, lineno: int) -> Action | None:

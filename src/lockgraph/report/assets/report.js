@@ -38,6 +38,7 @@
   var search = document.getElementById("search");
   var classFilter = document.getElementById("class-filter");
   var hidePruned = document.getElementById("hide-pruned");
+  var confirmedOnly = document.getElementById("confirmed-only");
   var kindBoxes = Array.prototype.slice.call(document.querySelectorAll(".kind-filter"));
 
   function haystack(i) {
@@ -62,6 +63,7 @@
       var f = findings[i];
       var ok = kinds[f.kind] !== false;
       if (ok && hidePruned && hidePruned.checked && (f.pruned || f.suppressed)) { ok = false; }
+      if (ok && confirmedOnly && confirmedOnly.checked && f.confirmed !== true) { ok = false; }
       if (ok && cls) {
         ok = f.classes.some(function (c) { return c.name.toLowerCase().indexOf(cls) >= 0; });
       }
@@ -82,7 +84,8 @@
   [search, classFilter].forEach(function (input) {
     input.addEventListener("input", applyFilters);
   });
-  kindBoxes.concat(hidePruned ? [hidePruned] : []).forEach(function (box) {
+  var boxes = kindBoxes.concat(hidePruned ? [hidePruned] : []);
+  boxes.concat(confirmedOnly ? [confirmedOnly] : []).forEach(function (box) {
     box.addEventListener("change", applyFilters);
   });
 
@@ -100,7 +103,12 @@
   }
 
   function fromHash() {
-    var id = decodeURIComponent(location.hash.slice(1));
+    var id = location.hash.slice(1);
+    try {
+      id = decodeURIComponent(id);
+    } catch (e) {
+      /* a malformed escape ("#%E0%A4%A"): look the fragment up as it is */
+    }
     if (Object.prototype.hasOwnProperty.call(byId, id)) {
       select(byId[id], true);
       return true;
