@@ -962,7 +962,7 @@ class _Checker:
                 f"more than {RESIDUE_LIMIT})",
             )
         if limit > budget:
-            return _Outcome(False, reason=f"exact search: no deadlock in {limit - budget} states")
+            return _Outcome(False, reason=f"exact search: none found in {limit - budget} states")
         return _Outcome(False)
 
 
@@ -1018,10 +1018,25 @@ class _Exact:
             self.possible = False  # every correct reordering runs some e_i first
             return
         pattern_tasks = {log.tasks[e]: index.loc[e] for e in events}
-        self.tasks = [t for t in range(index.ntasks) if need.cl[t] > 0 or t in pattern_tasks]
+        # tasks that wait for what a pattern's wait waits for: they may consume a
+        # signal that would otherwise wake it
+        consumers = {
+            log.tasks[q]
+            for e in events
+            if log.ops[e] == _WAIT
+            for q in index.by_event.get(log.objs[e], ())
+            if log.ops[q] == _WAIT
+        } - set(pattern_tasks)
+        self.tasks = [
+            t for t in range(index.ntasks) if need.cl[t] > 0 or t in pattern_tasks or t in consumers
+        ]
         self.slot = {t: i for i, t in enumerate(self.tasks)}
         self.cap = [
-            pattern_tasks[t] if t in pattern_tasks else self._until_free(t, need.cl[t])
+            pattern_tasks[t]
+            if t in pattern_tasks
+            else len(index.tev[t])
+            if t in consumers
+            else self._until_free(t, need.cl[t])
             for t in self.tasks
         ]
         self.residue = sum(self.cap)
