@@ -13,6 +13,7 @@ import os
 
 from lockgraph import store
 from lockgraph.engine import Finding, Run, analyze
+from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import DataError
 
 
@@ -58,6 +59,7 @@ def combine(
         raise DataError(f"No data to combine: no parallel data files {data_file}.*")
     merged = store.merge_runs(runs)
     findings = analyze(merged)
+    apply_verdicts(findings, merged)
     if suppress:
         from lockgraph.runtime._recorder import apply_suppressions
 

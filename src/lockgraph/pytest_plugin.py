@@ -191,7 +191,7 @@ class Manager:
         assert self.session is not None
         run, findings = self.session.finish()
         attribution = attribution_of(run, self.session.recorder.label_of)
-        return [f for f in findings if not f.pruned and nodeid in tests_of(f, attribution)]
+        return [f for f in findings if f.reported and nodeid in tests_of(f, attribution)]
 
     # -- the end ------------------------------------------------------------------
 
@@ -244,7 +244,7 @@ class Manager:
             self.tests_of[f.id] = tests
             if tests:
                 f.notes.append("produced by tests: " + ", ".join(tests))
-        self.reported = [f for f in findings if not f.pruned and not self._expected(f)]
+        self.reported = [f for f in findings if f.reported and not self._expected(f)]
         if not self.controller:
             assert self.session is not None
             self.session.finished = (run, findings)

@@ -15,6 +15,12 @@ Schema versions (``SCHEMA_VERSION``):
    locks and occurrences as JSON), happens-before links, critical sections inherited
    across fork and join, online cycles, event findings and the analysed findings
    (JSON, ``findings.FINDINGS_VERSION``).
+2. findings gain the verdicts: columns ``suppressed`` (held back by the user, apart
+   from ``pruned``: ruled out by the code) and ``confirmed`` (1, 0, or NULL: not
+   checked); their JSON (findings version 2) adds the witness schedule, the reason a
+   cycle is not confirmed, the method, and the pattern counts. Version 1 files are
+   still read: their findings are not checked, and a suppression they wrote as
+   ``pruned = "suppressed: PATTERN"`` is read as suppressed.
 """
 
 from __future__ import annotations
@@ -39,7 +45,9 @@ from lockgraph.engine.model import ClassKind, DepType, Frame, LockClass, Mode, S
 from lockgraph.errors import DataError
 from lockgraph.sources.bulk import collector_paused
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
+"""The schema versions this lockgraph reads (it writes ``SCHEMA_VERSION``)."""
 APPLICATION_ID = 0x4C4B4752  # "LKGR": marks the file as lockgraph's
 
 DEFAULT_NAME = ".lockgraph"
@@ -83,7 +91,7 @@ CREATE TABLE inherited (task INTEGER NOT NULL, instance INTEGER NOT NULL,
 CREATE TABLE event_findings (ord INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE findings (
     ord INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL, pruned TEXT NOT NULL,
-    json TEXT NOT NULL
+    suppressed TEXT NOT NULL, confirmed INTEGER, json TEXT NOT NULL
 );
 """
 
@@ -168,8 +176,19 @@ def _write(
         ((i, json.dumps(f.to_json())) for i, f in enumerate(run.event_findings)),
     )
     db.executemany(
-        "INSERT INTO findings VALUES (?, ?, ?, ?, ?)",
-        ((i, f.id, f.kind, f.pruned, json.dumps(f.to_json())) for i, f in enumerate(findings)),
+        "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                i,
+                f.id,
+                f.kind,
+                f.pruned,
+                f.suppressed,
+                None if f.confirmed is None else int(f.confirmed),
+                json.dumps(f.to_json()),
+            )
+            for i, f in enumerate(findings)
+        ),
     )
 
 
@@ -263,10 +282,10 @@ def _check(db: sqlite3.Connection, path: str) -> dict[str, str]:
         raise DataError(f"Couldn't read data file {path!r}: not a lockgraph data file")
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     version = meta.get("schema_version", "?")
-    if version != str(SCHEMA_VERSION):
+    if version not in READABLE_VERSIONS:
         raise DataError(
             f"Couldn't read data file {path!r}: schema version {version}, "
-            f"this lockgraph reads version {SCHEMA_VERSION}"
+            f"this lockgraph reads versions {', '.join(READABLE_VERSIONS)}"
         )
     try:
         if meta_events(meta) < 0 or not _checker(list[str])(meta_sources(meta), set()):

@@ -140,8 +140,8 @@ def test_config_file_and_command_line_override(core: str, tmp_path: Path) -> Non
     )
     r = lockgraph("run", "abba.py", cwd=tmp_path, core=core)
     assert "WARNING" not in r.stderr
-    assert [f.pruned for f in load_findings(str(tmp_path / "cfg.db"))] == [
-        "suppressed: kind:circular-dependency"
+    assert [(f.pruned, f.suppressed) for f in load_findings(str(tmp_path / "cfg.db"))] == [
+        ("", "suppression: kind:circular-dependency")
     ]
     r = lockgraph("run", "--data-file", "cli.db", "--no-report", "abba.py", cwd=tmp_path)
     assert r.stderr == "" and (tmp_path / "cli.db").exists()

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         keep=args.keep,
         suppress=config.suppress,
     )
-    reported = [f for f in findings if not f.pruned]
+    reported = [f for f in findings if f.reported]
     if not args.quiet:
         plural = "s" if len(paths) != 1 else ""
         print(

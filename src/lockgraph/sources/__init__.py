@@ -10,10 +10,11 @@ import io
 import itertools
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from lockgraph.engine import Engine
+from lockgraph.engine.core import Action
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources.bulk import collector_paused
 from lockgraph.sources.files import open_binary, read_errors
@@ -30,6 +31,8 @@ class ReadStats:
     lines: int = 0
     events: int = 0
     skipped: int = 0
+    readers: list[tuple[str, TraceReader | StdReader]] = field(default_factory=list)
+    """Each file and its reader, for a second pass (``relog_traces``)."""
 
 
 def detect_format(path: str, first_line: str) -> str:
@@ -78,6 +81,7 @@ def read_traces(
         stats.files += 1
         stats.lines += reader.lines
         stats.events += reader.events
+        stats.readers.append((path, reader))
     return stats
 
 
@@ -91,6 +95,34 @@ def _first_line(
     lines = lines_of(stream, path, on_error)
     first = next(lines, b"")
     return first, itertools.chain([first], lines)
+
+
+def can_relog(stats: ReadStats) -> str:
+    """Why the files cannot be read a second time ("" when they can)."""
+    if any(path == "-" for path, _ in stats.readers):
+        return "standard input cannot be read a second time"
+    return ""
+
+
+def relog_traces(stats: ReadStats, feed: Callable[[Action], None]) -> None:
+    """The second pass: every file's actions again, in order, to ``feed``.
+
+    The readers of the first pass parse again only lines their memo does not hold;
+    declarations are not repeated, and the engine does no work.
+    """
+    for path, reader in stats.readers:
+        try:
+            with open_binary(path) as stream, collector_paused():
+                # the lines as the first pass split them (the memo's keys); an overlong
+                # line was reported then, and skipped if it did not stop the reading
+                quiet = None if reader.on_error is None else _ignore
+                reader.relog(lines_of(stream, path, quiet), feed)
+        except (OSError, EOFError, ValueError) as exc:
+            raise read_errors(path, exc) from None
+
+
+def _ignore(exc: InputError) -> None:
+    pass
 
 
 def _stem(path: str) -> str:
