@@ -111,7 +111,7 @@ def save(
             _write(db, run, findings, extra_meta or {})
             db.commit()
         os.replace(tmp, path)
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, UnicodeError) as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
     except OverflowError as exc:  # a number beyond SQLite's 64 bits
         raise DataError(f"Couldn't write data file {path!r}: {_too_big(run, exc)}") from None
@@ -137,16 +137,22 @@ def _write(
         "sources": json.dumps(run.sources),
         **extra,
     }
-    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted((k, _text(v)) for k, v in meta.items()))
     db.executemany(
         "INSERT INTO classes VALUES (?, ?, ?, ?, ?)",
-        ((c.id, c.name, c.subclass, c.kind.value, _stack_json(c.site)) for c in run.graph.classes),
+        (
+            (c.id, _text(c.name), c.subclass, c.kind.value, _stack_json(c.site))
+            for c in run.graph.classes
+        ),
     )
     db.executemany(
         "INSERT INTO tasks VALUES (?, ?, ?)",
-        ((i, name, node) for i, (name, node) in enumerate(run.tasks)),
+        ((i, _text(name), _text(node)) for i, (name, node) in enumerate(run.tasks)),
     )
-    db.executemany("INSERT INTO instances VALUES (?, ?)", sorted(run.instances.items()))
+    db.executemany(
+        "INSERT INTO instances VALUES (?, ?)",
+        ((i, _text(n)) for i, n in sorted(run.instances.items())),
+    )
     db.executemany(
         "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (_edge_row(e) for e in run.graph.edges.values()),
@@ -190,6 +196,20 @@ def _write(
             for i, f in enumerate(findings)
         ),
     )
+
+
+def _text(value: str) -> str:
+    """``value`` as SQLite can store it: a name made from an undecodable file name
+    (surrogate escapes) gets U+FFFD in their place."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            raw = value.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "replace")
+    return value
 
 
 def _edge_row(e: Edge) -> tuple[Any, ...]:

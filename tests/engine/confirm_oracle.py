@@ -235,17 +235,43 @@ class State:
         s.done = self.done | {p}
         return s
 
+    def writers(self, p: int) -> set[int]:
+        """Tasks waiting to write the lock a non-recursive read ``p`` requests, which
+        the reader queues behind (when the lock is held)."""
+        log = self.sem.log
+        e = log[p]
+        holders = self.holders.get(e.obj, ())
+        if e.op != Op.ACQUIRE or e.mode != 1 or e.trylock or not holders:
+            return set()
+        out = set()
+        for t in self.sem.tasks:
+            q = self.next_event(t)
+            if q is None or t == e.task or any(h[0] == t for h in holders):
+                continue
+            w = log[q]
+            if w.op == Op.ACQUIRE and w.obj == e.obj and w.mode == 0 and not w.trylock:
+                out.add(t)
+        return out
+
+    def waits_for(self, p: int, task: int) -> bool:
+        """Whether blocked event ``p`` waits for ``task``."""
+        return self.blocker(p) == task or task in self.writers(p)
+
     def blocker(self, p: int) -> int:
         """The task the (blocking) event ``p`` waits for, or -1."""
         sem = self.sem
         log = sem.log
         e = log[p]
         if e.op == Op.ACQUIRE and not e.trylock:
-            for t, mode, _ in self.holders.get(e.obj, ()):
-                if t == e.task:
-                    return -1
+            holders = self.holders.get(e.obj, ())
+            if any(t == e.task for t, _, _ in holders):
+                return -1  # re-entry, or a self-deadlock: not a cycle between tasks
+            for t, mode, _ in holders:
                 if 0 in (mode, e.mode):
                     return t
+            writers = self.writers(p)
+            if writers:
+                return min(writers)
         elif e.op == Op.WAIT:
             c = sem.consumed[p]
             if c < 0 or c in self.done:
@@ -272,7 +298,8 @@ def requested_class(log: EventLog, p: int) -> int | None:
 
 
 def cycle_in(state: State, cycle: list[int]) -> list[int] | None:
-    """Next events of distinct tasks, blocked on each other along ``cycle``, or None."""
+    """Next events of distinct tasks, blocked on each other along ``cycle`` (with the
+    writers that readers queue behind in between), or None."""
     log = state.sem.log
     k = len(cycle)
     nxt = {t: state.next_event(t) for t in state.sem.tasks}
@@ -280,18 +307,32 @@ def cycle_in(state: State, cycle: list[int]) -> list[int] | None:
         if e0 is None or requested_class(log, e0) != cycle[1 % k]:
             continue
         events = [e0]
-        t = t0
-        for i in range(1, k):
+        requests = 1
+        while len(events) <= 2 * k:
             b = state.blocker(events[-1])
-            e = nxt.get(b) if b >= 0 else None
-            if e is None or b == t0 or requested_class(log, e) != cycle[(i + 1) % k]:
+            if b < 0:
+                break
+            if b == t0:
+                if requests == k and len({log[e].task for e in events}) == len(events):
+                    return events
+                break
+            e = nxt.get(b)
+            if e is None:
+                break
+            last = log[events[-1]]
+            if (
+                last.op == Op.ACQUIRE
+                and last.mode == 1
+                and log[e].op == Op.ACQUIRE
+                and log[e].obj == last.obj
+                and log[e].mode == 0
+            ):
+                events.append(e)  # the writer the reader queues behind
+                continue
+            if requests >= k or requested_class(log, e) != cycle[(requests + 1) % k]:
                 break
             events.append(e)
-            t = b
-        else:
-            if state.blocker(events[-1]) == t0 and len({log[e].task for e in events}) == k:
-                return events
-        del t
+            requests += 1
     return None
 
 
@@ -343,7 +384,7 @@ def sync_preserving(log: EventLog, events: list[int]) -> bool:
         if state is None:
             continue
         k = len(events)
-        if all(state.blocker(events[i]) == log[events[(i + 1) % k]].task for i in range(k)):
+        if all(state.waits_for(events[i], log[events[(i + 1) % k]].task) for i in range(k)):
             return True
     return False
 

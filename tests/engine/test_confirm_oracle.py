@@ -149,7 +149,7 @@ def oracle_replays(log: EventLog, witness: list[int], k: int) -> bool:
     assert state is not None
     blocked = witness[-k:]
     return all(
-        state.next_event(log[p].task) == p and state.blocker(p) == log[blocked[(i + 1) % k]].task
+        state.next_event(log[p].task) == p and state.waits_for(p, log[blocked[(i + 1) % k]].task)
         for i, p in enumerate(blocked)
     )
 

@@ -148,7 +148,8 @@ print("main done")
     result = run_python(
         code, core, "--data-file", str(data), cwd=tmp_path, timeout=60, lockgraph_run=True
     )
-    assert result.returncode == 0, result.stderr
+    # the program succeeds: 0, or 66 once its threads nested two locks of one class
+    assert result.returncode in (0, 66), result.stderr
     assert "main done" in result.stdout
     assert data.exists()
 

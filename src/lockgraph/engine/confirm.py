@@ -23,8 +23,8 @@ Two methods, tried in order:
    reduction (an enabled release, read, wait, join or fork is taken alone: it disables
    nothing); it finds deadlocks that need two critical sections of a lock swapped.
 
-Every witness is checked by ``replays`` before it is returned: a confirmation is never
-based on the algorithm alone.
+Witnesses (up to ``REPLAY_LIMIT`` events) are checked by ``replays`` before they are
+returned; the tests replay every one.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from itertools import product
 
 from lockgraph.engine.eventlog import MODE_MASK, TRYLOCK, EventLog, LockInfo, Op
+from lockgraph.engine.model import Mode
 
 EXACT_BUDGET = 50_000
 """States the exact search may visit per cycle before it gives up."""
@@ -46,7 +47,17 @@ MAX_PATTERNS = 2_000
 """Abstract patterns enumerated per cycle (counted and checked); the rest are not."""
 EXACT_TRIES = 64
 """Concrete patterns the exact search tries per cycle."""
+PATTERN_WORK = 2_000_000
+"""Closure work (events) per cycle beyond which its remaining patterns are not checked
+(at least four times the log's length)."""
+RUN_WORK = 50_000_000
+"""Closure work (events) over all cycles of one ``confirm_cycles`` (at least 40 times the
+log's length); cycles after it are not checked, and say so."""
+REPLAY_LIMIT = 20_000
+"""Witnesses up to this many events are replayed before a confirmation is returned."""
 _SEARCH_STEPS = 200_000
+_WRITERS = 4
+"""Waiting writers tried per read request that needs one."""
 """Steps of the abstract-pattern enumeration per cycle."""
 
 _ACQ = int(Op.ACQUIRE)
@@ -72,7 +83,9 @@ class Verdict:
     witness: list[int] = field(default_factory=list)
     """Log positions: the reordered prefix, in order, then the blocked events."""
     blocked: list[int] = field(default_factory=list)
-    """The pattern's events (positions), in cycle order: event i requests what i+1 holds."""
+    """The pattern's events (positions), in cycle order: event i waits for event i+1's
+    task (requests what it holds; a non-recursive read may wait for a writer's request
+    placed between it and the read holder, so there can be more events than classes)."""
     reason: str = ""
     """When not confirmed: what held the tasks apart in this run."""
     patterns: int = 0
@@ -93,7 +106,7 @@ def confirm_cycles(
     """Verdicts for many cycles, sharing one index of the log and the pattern results."""
     if not cycles:
         return []
-    checker = _Checker(log, exact_budget)
+    checker = _Checker(log, exact_budget, {c for cycle in cycles for c in cycle})
     return [checker.cycle(list(c)) for c in cycles]
 
 
@@ -137,7 +150,9 @@ class _Abstract:
 class _Index:
     """Program order, critical sections, reads-from and abstract acquires of one log."""
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(self, log: EventLog, classes: set[int] | None = None) -> None:
+        """``classes``: the classes of the cycles to check (None: all); abstract
+        acquires are made only for requests of their instances."""
         self.log = log
         n = len(log)
         ops, tasks, objs, flags, sites = log.ops, log.tasks, log.objs, log.flags, log.sites
@@ -159,8 +174,8 @@ class _Index:
         last_signal: dict[int, int] = {}
         opens: dict[int, list[int]] = {}
         """Lock -> open outer acquires (positions)."""
-        depth: dict[int, int] = {}
-        """Re-entrant lock -> its holder's re-acquisitions beyond the first."""
+        depth: dict[tuple[int, int], int] = {}
+        """(re-entrant lock, task) -> its re-acquisitions beyond the first."""
         held: list[list[int]] = [[] for _ in range(ntasks)]
         """Task -> open outer acquires it made."""
         held_key: list[tuple[tuple[int, int], ...] | None] = [() for _ in range(ntasks)]
@@ -171,6 +186,10 @@ class _Index:
         self.by_event: dict[int, list[int]] = {}
         """Event instance -> its signals and waits (positions)."""
         no_info = LockInfo(-1)
+        reentrant = {lock for lock, info in locks.items() if info.reentrant}
+        wanted = {lock for lock, info in locks.items() if classes is None or info.cls in classes}
+        undeclared = classes is None or any(c < 0 for c in classes)
+        abstract_get = abstract.get
         for p in range(n):
             t = tasks[p]
             ev = tev[t]
@@ -183,15 +202,14 @@ class _Index:
             via = -1
             hk: tuple[tuple[int, int], ...] | None = None
             if op == _ACQ:
-                info = locks.get(obj, no_info)
                 stack = opens.get(obj)
-                if info.reentrant and stack and any(tasks[a] == t for a in stack):
-                    depth[obj] = depth.get(obj, 0) + 1
+                if obj in reentrant and stack and any(tasks[a] == t for a in stack):
+                    depth[(obj, t)] = depth.get((obj, t), 0) + 1
                     continue
                 mode = flags[p] & MODE_MASK
                 match[p] = -1
                 hk = None
-                if not flags[p] & TRYLOCK:
+                if not flags[p] & TRYLOCK and (obj in wanted or undeclared):
                     request = obj
                     hk = held_key[t]
                     if hk is None:
@@ -205,12 +223,10 @@ class _Index:
                 if hk is None:
                     continue
             elif op == _REL:
-                d = depth.get(obj, 0)
+                d = depth.get((obj, t), 0)
                 if d:
-                    stack = opens.get(obj)
-                    if stack and any(tasks[a] == t for a in stack):
-                        depth[obj] = d - 1
-                        continue
+                    depth[(obj, t)] = d - 1
+                    continue
                 stack = opens.get(obj)
                 if not stack:
                     continue
@@ -245,7 +261,7 @@ class _Index:
                 self.by_event.setdefault(obj, []).append(p)
                 s = last_signal.get(obj, -1)
                 dep[p] = s
-                if s < 0:
+                if s < 0 or not (obj in wanted or undeclared):
                     continue
                 request = obj
                 via = tasks[s]
@@ -255,6 +271,8 @@ class _Index:
                 continue
             elif op == _JOIN:
                 request = log.join_events.get(obj, -1)
+                if request not in wanted and not undeclared:
+                    continue
                 via = obj
             if request < 0:
                 continue
@@ -263,7 +281,7 @@ class _Index:
                 if hk is None:
                     hk = held_key[t] = _held_key(held[t], objs, flags)
             akey = (t, op, request, mode, sites[p], via, hk)
-            entry = abstract.get(akey)
+            entry = abstract_get(akey)
             if entry is None:
                 entry = abstract[akey] = _Abstract(
                     len(self.abstracts), t, op, request, mode, hk, sites[p], via
@@ -286,6 +304,9 @@ class _Index:
         """(held lock instance, requested class) -> abstract acquires."""
         self.by_task: dict[tuple[int, int], list[_Abstract]] = {}
         """(task, requested class) -> abstract acquires."""
+        self.writers: dict[int, list[_Abstract]] = {}
+        """Lock instance -> abstract acquires that request it exclusively (a writer a
+        non-recursive reader queues behind)."""
         self.signalled: dict[int, set[int]] = {}
         """Task -> the event classes it signals (its join event's included)."""
         for t, x in self.signals:
@@ -298,6 +319,8 @@ class _Index:
             for lock, _mode in a.held:
                 self.by_held.setdefault((lock, rc), []).append(a)
             self.by_task.setdefault((a.task, rc), []).append(a)
+            if a.op == _ACQ and a.mode == _WRITE_MODE:
+                self.writers.setdefault(a.req, []).append(a)
 
     def class_of(self, obj: int) -> int:
         info = self.log.locks.get(obj)
@@ -314,13 +337,19 @@ class _Index:
 
 
 class _LockState:
+    """The sync-preserving rule's state of one lock within a closure.
+
+    Invariant: at most one open (unreleased) write section, and none while read
+    sections are open: a later conflicting acquire completes the earlier sections.
+    """
+
     __slots__ = ("max_any", "max_write", "open_read", "open_write")
 
     def __init__(self) -> None:
         self.max_any = -1
         self.max_write = -1
-        self.open_read: dict[int, None] = {}
-        self.open_write: dict[int, None] = {}
+        self.open_write = -1
+        self.open_read: set[int] = set()
 
 
 _PRED = 0
@@ -351,6 +380,8 @@ class _Closure:
         self.lock_rule = lock_rule
         self.stuck = -1
         """An acquire whose earlier conflicting critical section never ends (no closure)."""
+        self.steps = 0
+        """Events taken into the closure so far (its cost)."""
 
     def has(self, p: int) -> bool:
         ix = self.ix
@@ -367,13 +398,16 @@ class _Closure:
         loc, match, dep, tev, fork_of = ix.loc, ix.match, ix.dep, ix.tev, ix.fork_of
         cl = self.cl
         work = self.work
+        locks = self.locks
         lock_rule = self.lock_rule
+        complete = self._complete
         while work:
             t, target, rule, trigger = work.pop()
             c = cl[t]
             if target <= c:
                 continue
             self.blame[t].append((target, rule, trigger))
+            self.steps += target - c
             ev = tev[t]
             if c == 0 and fork_of[t] >= 0:
                 f = fork_of[t]
@@ -383,15 +417,46 @@ class _Closure:
                 p = ev[j]
                 op = ops[p]
                 if op == _ACQ:
-                    if lock_rule and match[p] != _INERT:
-                        self._acquire(p, objs[p], flags[p] & MODE_MASK)
+                    if not lock_rule or match[p] == _INERT:
+                        continue
+                    st = locks.get(objs[p])
+                    if st is None:
+                        st = locks[objs[p]] = _LockState()
+                    rel = match[p]
+                    if flags[p] & MODE_MASK == _WRITE_MODE:
+                        # every earlier open section conflicts with a write
+                        if 0 <= st.open_write < p:
+                            complete(st.open_write, p)
+                            st.open_write = -1
+                        if st.open_read:
+                            for b in [b for b in st.open_read if b < p]:
+                                complete(b, p)
+                                st.open_read.discard(b)
+                        if p < st.max_any:
+                            complete(p, st.max_any)
+                            st.max_write = max(st.max_write, p)
+                        else:
+                            st.max_any = st.max_write = p
+                            if rel < 0 or loc[rel] >= cl[tasks[rel]]:
+                                st.open_write = p
+                    else:
+                        if 0 <= st.open_write < p:
+                            complete(st.open_write, p)
+                            st.open_write = -1
+                        if p < st.max_write:
+                            complete(p, st.max_write)
+                        elif rel < 0 or loc[rel] >= cl[tasks[rel]]:
+                            st.open_read.add(p)
+                        st.max_any = max(st.max_any, p)
                 elif op == _REL:
                     a = match[p]
                     if a >= 0 and lock_rule:
-                        st = self.locks.get(objs[p])
+                        st = locks.get(objs[p])
                         if st is not None:
-                            st.open_read.pop(a, None)
-                            st.open_write.pop(a, None)
+                            if st.open_write == a:
+                                st.open_write = -1
+                            else:
+                                st.open_read.discard(a)
                 elif op in (_READ, _WAIT):
                     d = dep[p]
                     if d >= 0 and loc[d] >= cl[tasks[d]]:
@@ -401,28 +466,6 @@ class _Closure:
                     if d >= 0 and loc[d] >= cl[tasks[d]]:
                         work.append((tasks[d], loc[d] + 1, _JOINED, p))
             cl[t] = target
-
-    def _acquire(self, p: int, lock: int, mode: int) -> None:
-        st = self.locks.get(lock)
-        if st is None:
-            st = self.locks[lock] = _LockState()
-        write = mode == _WRITE_MODE
-        # earlier open critical sections that conflict with p must complete first
-        for b in [b for b in st.open_write if b < p]:
-            self._complete(b, p)
-            del st.open_write[b]
-        if write:
-            for b in [b for b in st.open_read if b < p]:
-                self._complete(b, p)
-                del st.open_read[b]
-        rel = self.ix.match[p]
-        if (write and p < st.max_any) or (not write and p < st.max_write):
-            self._complete(p, max(st.max_any, st.max_write))
-        elif rel < 0 or not self.has(rel):
-            (st.open_write if write else st.open_read)[p] = None
-        st.max_any = max(st.max_any, p)
-        if write and p > st.max_write:
-            st.max_write = p
 
     def _complete(self, acquire: int, later: int) -> None:
         """The critical section of ``acquire`` must end before ``later`` acquires."""
@@ -434,15 +477,9 @@ class _Closure:
             t = ix.log.tasks[acquire]
             self.want(t, len(ix.tev[t]), _NEVER, later)
             return
-        self.want(ix.log.tasks[rel], ix.loc[rel] + 1, _LOCK, later)
-
-    def order(self) -> list[int]:
-        """The events of the set, in the run's order."""
-        out: list[int] = []
-        for t, c in enumerate(self.cl):
-            out.extend(self.ix.tev[t][:c])
-        out.sort()
-        return out
+        t = ix.log.tasks[rel]
+        if ix.loc[rel] >= self.cl[t]:
+            self.work.append((t, ix.loc[rel] + 1, _LOCK, later))
 
     def why(self, p: int) -> list[tuple[int, int, int]]:
         """The chain of rules, from the pattern's own events, that brought ``p`` in:
@@ -476,15 +513,38 @@ class _Outcome:
     witness: list[int] = field(default_factory=list)
     blocked: list[int] = field(default_factory=list)
     reason: str = ""
+    steps: int = 0
+    """Events the closure took in (what the check cost)."""
+    prefix: list[int] = field(default_factory=list)
+    """Sync-preserving: the closure's prefix length per task (the witness, unbuilt)."""
 
 
 class _Checker:
-    def __init__(self, log: EventLog, exact_budget: int) -> None:
+    def __init__(self, log: EventLog, exact_budget: int, classes: set[int] | None = None) -> None:
         self.log = log
-        self.ix = _Index(log)
+        self.ix = _Index(log, classes)
         self.exact_budget = exact_budget
         self.exact_left = max(EXACT_RUN_BUDGET, exact_budget)
         self.results: dict[tuple[int, ...], _Outcome] = {}
+        self._facts: _RunFacts | None = None
+        self.work = 0
+        """Events taken into closures so far."""
+
+    def _replays(self, verdict: Verdict) -> bool:
+        """Replay witnesses up to ``REPLAY_LIMIT`` events (the tests replay them all)."""
+        if len(verdict.witness) > REPLAY_LIMIT:
+            return True
+        if self._facts is None:
+            self._facts = _RunFacts(self.log)
+        return _replay(self._facts, verdict)
+
+    def _order(self, prefix: list[int]) -> list[int]:
+        """The events of the per-task prefixes, in the run's order."""
+        out: list[int] = []
+        for t, c in enumerate(prefix):
+            out.extend(self.ix.tev[t][:c])
+        out.sort()
+        return out
 
     # -- one cycle --------------------------------------------------------------
 
@@ -495,23 +555,40 @@ class _Checker:
         patterns, complete = self._patterns(classes)
         if not patterns:
             return Verdict(False, reason=self._no_pattern_reason(classes))
-        outcomes = [self._sync_preserving(pat) for pat in patterns]
-        confirmed = [o for o in outcomes if o.confirmed]
-        more = "" if complete else f" (the first {len(patterns)} checked)"
-        if confirmed:
-            best = confirmed[0]
+        start = self.work
+        budget = max(PATTERN_WORK, 4 * len(self.log))
+        if start > max(RUN_WORK, 40 * len(self.log)):
             return Verdict(
+                False,
+                reason="not checked: this run's confirmation budget is spent",
+                patterns=len(patterns),
+            )
+        outcomes: list[_Outcome] = []
+        for pat in patterns:
+            if outcomes and self.work - start > budget:
+                complete = False
+                break
+            outcomes.append(self._sync_preserving(pat))
+        confirmed = [o for o in outcomes if o.confirmed]
+        more = "" if complete else f" ({len(outcomes)} of the patterns checked)"
+        for best in confirmed:
+            witness = [*self._order(best.prefix), *best.blocked]
+            verdict = Verdict(
                 True,
                 best.method,
-                best.witness,
+                witness,
                 best.blocked,
                 more.strip(" ()"),
                 len(patterns),
                 len(confirmed),
             )
+            if self._replays(verdict):
+                return verdict
         exact = self._exact(patterns)
         if exact.confirmed:
-            return Verdict(True, "exact", exact.witness, exact.blocked, "", len(patterns), 1)
+            verdict = Verdict(True, "exact", exact.witness, exact.blocked, "", len(patterns), 1)
+            if self._replays(verdict):
+                return verdict
         reason = outcomes[0].reason
         if exact.reason:
             reason = f"{reason}; {exact.reason}"
@@ -519,9 +596,49 @@ class _Checker:
 
     def _patterns(self, classes: list[int]) -> tuple[list[list[_Abstract]], bool]:
         """Abstract patterns of the cycle: linked abstract acquires of distinct tasks."""
+        found: list[list[_Abstract]] = []
+        for chain in self._chains(classes):
+            if chain is None or len(found) >= MAX_PATTERNS:
+                return found, False
+            found.extend(self._with_writers(chain))
+        return found, True
+
+    def _with_writers(self, chain: list[_Abstract]) -> list[list[_Abstract]]:
+        """The chain with a waiting writer after each read request of a lock the next
+        task holds shared (a non-recursive reader queues behind a waiting writer);
+        each writer of another task, up to ``_WRITERS`` per step."""
+        k = len(chain)
+        tasks = {a.task for a in chain}
+        options: list[list[_Abstract | None]] = []
+        for i, a in enumerate(chain):
+            if a.via >= 0 or self._conflicts(a, chain[(i + 1) % k]):
+                options.append([None])
+                continue
+            writers = [w for w in self.ix.writers.get(a.req, []) if w.task not in tasks]
+            if not writers:
+                return []
+            options.append(list(writers[:_WRITERS]))
+        out: list[list[_Abstract]] = []
+        for choice in product(*options):
+            chosen = [w.task for w in choice if w is not None]
+            if len(set(chosen)) != len(chosen):
+                continue
+            pattern: list[_Abstract] = []
+            for a, w in zip(chain, choice, strict=True):
+                pattern.append(a)
+                if w is not None:
+                    pattern.append(w)
+            out.append(pattern)
+        return out
+
+    def _chains(
+        self, classes: list[int], distinct: bool = True, blocking: bool = True
+    ) -> Iterator[list[_Abstract] | None]:
+        """Chains of abstract acquires along the cycle, each requesting what the next
+        holds; ``distinct``: of distinct tasks; ``blocking``: in modes that conflict.
+        Yields None when the search's step budget is spent."""
         ix = self.ix
         k = len(classes)
-        found: list[list[_Abstract]] = []
         steps = 0
         first = [a for a in ix.by_req_class.get(classes[1 % k], []) if ix.holds(a, classes[0])]
         stack: list[tuple[int, Iterator[_Abstract]]] = [(0, iter(first))]
@@ -535,33 +652,44 @@ class _Checker:
                     chosen.pop()
                 continue
             steps += 1
-            if steps > _SEARCH_STEPS or len(found) >= MAX_PATTERNS:
-                return found, False
-            if any(c.task == a.task for c in chosen):
+            if steps > _SEARCH_STEPS:
+                yield None
+                return
+            if distinct and any(c.task == a.task for c in chosen):
                 continue
             if depth == k - 1:
-                if self._linked(a, chosen[0]):
-                    found.append([*chosen, a])
+                if self._linked(a, chosen[0], blocking):
+                    yield [*chosen, a]
                 continue
             chosen.append(a)
-            stack.append((depth + 1, iter(self._next(a, classes[(depth + 2) % k]))))
-        return found, True
+            nxt = self._next(a, classes[(depth + 2) % k], blocking)
+            stack.append((depth + 1, iter(nxt)))
 
-    def _next(self, a: _Abstract, requested_class: int) -> list[_Abstract]:
+    def _next(self, a: _Abstract, requested_class: int, blocking: bool) -> list[_Abstract]:
         ix = self.ix
         if a.via >= 0:
             return ix.by_task.get((a.via, requested_class), [])
-        return [b for b in ix.by_held.get((a.req, requested_class), []) if self._linked(a, b)]
+        return [
+            b for b in ix.by_held.get((a.req, requested_class), []) if self._linked(a, b, blocking)
+        ]
 
-    def _linked(self, a: _Abstract, b: _Abstract) -> bool:
-        """``a`` requests what ``b`` holds, in a mode that makes ``a`` wait."""
+    def _linked(self, a: _Abstract, b: _Abstract, blocking: bool = True) -> bool:
+        """``a`` requests what ``b`` holds, in a mode that makes ``a`` wait (when
+        ``blocking``): conflicting, or a read that a waiting writer could hold up."""
         if a.via >= 0:
             if b.task != a.via:
                 return False
             if a.op == _JOIN:
                 return True
-            last = self.ix.signals.get((b.task, a.req))
-            return last is not None
+            return (b.task, a.req) in self.ix.signals
+        if blocking and a.mode == int(Mode.READ) and a.req in self.ix.writers:
+            blocking = False
+        return any(
+            lock == a.req and (not blocking or _conflict(mode, a.mode)) for lock, mode in b.held
+        )
+
+    @staticmethod
+    def _conflicts(a: _Abstract, b: _Abstract) -> bool:
         return any(lock == a.req and _conflict(mode, a.mode) for lock, mode in b.held)
 
     # -- sync-preserving ---------------------------------------------------------
@@ -573,6 +701,7 @@ class _Checker:
             return known
         outcome = self._run_sp(pattern)
         self.results[key] = outcome
+        self.work += outcome.steps
         return outcome
 
     @staticmethod
@@ -582,11 +711,17 @@ class _Checker:
         return tuple(ids[r:] + ids[:r])
 
     def _run_sp(self, pattern: list[_Abstract]) -> _Outcome:
+        closure = _Closure(self.ix)
+        outcome = self._search_sp(pattern, closure)
+        outcome.steps = closure.steps
+        return outcome
+
+    def _search_sp(self, pattern: list[_Abstract], closure: _Closure) -> _Outcome:
+        """SPDOffline's loop: candidates move later, the closure only grows."""
         ix = self.ix
         k = len(pattern)
         lists = [a.events for a in pattern]
         ptr = [0] * k
-        closure = _Closure(ix)
         for i in range(k):
             closure.want(pattern[i].task, ix.loc[lists[i][0]], _PRED, i)
         last_cause: tuple[int, int] = (0, lists[0][0])
@@ -621,8 +756,7 @@ class _Checker:
             for i in range(k):
                 closure.want(pattern[i].task, ix.loc[lists[i][ptr[i]]], _PRED, i)
         blocked = [lists[i][ptr[i]] for i in range(k)]
-        witness = [*closure.order(), *blocked]
-        return _Outcome(True, "sync-preserving", witness, blocked)
+        return _Outcome(True, "sync-preserving", [], blocked, prefix=list(closure.cl))
 
     def _unblocked(self, events: list[int], done: Callable[[int], bool]) -> int:
         """The index of a pattern event that could proceed after ``done``, or -1."""
@@ -641,7 +775,9 @@ class _Checker:
             elif op == _JOIN:
                 if log.objs[p] != log.tasks[nxt]:
                     return i
-            elif not self._held_at(nxt, log.objs[p], log.flags[p] & MODE_MASK, done):
+            elif not self._held_at(
+                nxt, log.objs[p], log.flags[p] & MODE_MASK, done
+            ) and not _behind_writer(log, p, nxt):
                 return i
         return -1
 
@@ -767,37 +903,27 @@ class _Checker:
 
     def _no_pattern_reason(self, classes: list[int]) -> str:
         ix = self.ix
-        k = len(classes)
+        log = self.log
         tasks: set[int] = set()
-        steps = 0
-        # instance-linked chains, a task allowed twice
-        first = [a for a in ix.by_req_class.get(classes[1 % k], []) if ix.holds(a, classes[0])]
-        stack: list[tuple[int, Iterator[_Abstract]]] = [(0, iter(first))]
-        chosen: list[_Abstract] = []
-        while stack and steps < _SEARCH_STEPS:
-            depth, it = stack[-1]
-            a = next(it, None)
-            if a is None:
-                stack.pop()
-                if chosen:
-                    chosen.pop()
-                continue
-            steps += 1
-            if depth == k - 1:
-                if self._linked(a, chosen[0]):
-                    tasks.update(c.task for c in chosen)
-                    tasks.add(a.task)
-                continue
-            chosen.append(a)
-            stack.append((depth + 1, iter(self._next(a, classes[(depth + 2) % k]))))
+        for chain in self._chains(classes, distinct=False):
+            if chain is None:
+                break
+            tasks.update(a.task for a in chain)
         if tasks:
-            names = ", ".join(self.log.task_name(t) for t in sorted(tasks))
+            names = ", ".join(log.task_name(t) for t in sorted(tasks))
             if len(tasks) == 1:
                 return f"one task only ({names})"
             return f"a task at two steps of the cycle in every chain of instances ({names})"
+        for chain in self._chains(classes, blocking=False):
+            if chain is not None:
+                return (
+                    "shared holds only: where the instances form a cycle, each request is "
+                    "a read of a lock held for reading (readers do not block readers)"
+                )
+            break
         takers = {a.task for c in classes for a in ix.by_req_class.get(c, [])}
         if len(takers) == 1:
-            return f"one task only ({self.log.task_name(next(iter(takers)))})"
+            return f"one task only ({log.task_name(next(iter(takers)))})"
         return "observed only over classes (no instance cycle)"
 
     # -- exact search ---------------------------------------------------------------
@@ -835,7 +961,21 @@ class _Checker:
                 reason=f"exact search not tried ({too_large} events to reorder, "
                 f"more than {RESIDUE_LIMIT})",
             )
+        if limit > budget:
+            return _Outcome(False, reason=f"exact search: no deadlock in {limit - budget} states")
         return _Outcome(False)
+
+
+def _behind_writer(log: EventLog, p: int, writer: int) -> bool:
+    """Whether request ``p`` is a non-recursive read queued behind ``writer``, a blocking
+    exclusive request of the same lock by another task."""
+    return (
+        log.flags[p] & MODE_MASK == int(Mode.READ)
+        and log.ops[writer] == _ACQ
+        and log.objs[writer] == log.objs[p]
+        and log.flags[writer] == _WRITE_MODE
+        and log.tasks[writer] != log.tasks[p]
+    )
 
 
 def _spread(events: array[int], n: int = 4) -> list[int]:
@@ -975,7 +1115,6 @@ class _Exact:
     def run(self) -> list[int] | None:
         if not self.possible:
             return None
-        log = self.ix.log
         visited = {self._key()}
         if self._goal():
             return list(self.events)
@@ -1004,7 +1143,6 @@ class _Exact:
             if self._goal():
                 return [*path, *self.events]
             frames.append(self._moves())
-        del log
         return None
 
     def _do(self, p: int) -> int:
@@ -1038,6 +1176,37 @@ def replays(log: EventLog, verdict: Verdict) -> bool:
     (modes, re-entrancy, releases by another task only for ownerless locks); then each
     blocked event must be its task's next event and wait for another blocked task.
     """
+    return _replay(_RunFacts(log), verdict)
+
+
+class _RunFacts:
+    """What a witness is checked against, computed from the log alone."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+        ops, tasks, objs = log.ops, log.tasks, log.objs
+        self.program: dict[int, list[int]] = {}
+        self.reads_from: dict[int, int] = {}
+        self.consumed: dict[int, int] = {}
+        self.forked: dict[int, int] = {}
+        last_write: dict[int, int] = {}
+        last_signal: dict[int, int] = {}
+        for p in range(len(log)):
+            self.program.setdefault(tasks[p], []).append(p)
+            op = ops[p]
+            if op == _READ:
+                self.reads_from[p] = last_write.get(objs[p], -1)
+            elif op == _WRITE:
+                last_write[objs[p]] = p
+            elif op == _SIGNAL:
+                last_signal[objs[p]] = p
+            elif op == _WAIT:
+                self.consumed[p] = last_signal.get(objs[p], -1)
+            elif op == _FORK:
+                self.forked.setdefault(objs[p], p)
+
+
+def _replay(facts: _RunFacts, verdict: Verdict) -> bool:
     k = len(verdict.blocked)
     if (
         not verdict.confirmed
@@ -1045,27 +1214,15 @@ def replays(log: EventLog, verdict: Verdict) -> bool:
         or verdict.witness[len(verdict.witness) - k :] != verdict.blocked
     ):
         return False
+    log = facts.log
     n = len(log)
     ops, tasks, objs = log.ops, log.tasks, log.objs
-    program: dict[int, list[int]] = {}
-    reads_from: dict[int, int] = {}
-    consumed: dict[int, int] = {}
-    forked: dict[int, int] = {}
-    last_write: dict[int, int] = {}
-    last_signal: dict[int, int] = {}
-    for p in range(n):
-        program.setdefault(tasks[p], []).append(p)
-        op = ops[p]
-        if op == _READ:
-            reads_from[p] = last_write.get(objs[p], -1)
-        elif op == _WRITE:
-            last_write[objs[p]] = p
-        elif op == _SIGNAL:
-            last_signal[objs[p]] = p
-        elif op == _WAIT:
-            consumed[p] = last_signal.get(objs[p], -1)
-        elif op == _FORK:
-            forked.setdefault(objs[p], p)
+    program, reads_from, consumed, forked = (
+        facts.program,
+        facts.reads_from,
+        facts.consumed,
+        facts.forked,
+    )
     state = _Replay(log, program)
     done: set[int] = set()
     current: dict[int, int] = {}
@@ -1100,7 +1257,7 @@ def replays(log: EventLog, verdict: Verdict) -> bool:
         t = tasks[p]
         if program[t][state.next.get(t, 0)] != p:
             return False
-        waits_for = state.blocker(p, consumed, done)
+        waits_for = state.blocker(p, consumed, done, verdict.blocked)
         if waits_for != blocked_tasks[(i + 1) % k]:
             return False
     return True
@@ -1149,7 +1306,7 @@ class _Replay:
             log.ops[q] == _ACQ and log.objs[q] == lock and q < p for q in self.program[t]
         )
 
-    def blocker(self, p: int, consumed: dict[int, int], done: set[int]) -> int:
+    def blocker(self, p: int, consumed: dict[int, int], done: set[int], blocked: list[int]) -> int:
         """The task ``p`` waits for after the prefix, or -1 when it could proceed."""
         log = self.log
         op = log.ops[p]
@@ -1157,11 +1314,17 @@ class _Replay:
             if log.flags[p] & TRYLOCK:
                 return -1
             mode = log.flags[p] & MODE_MASK
-            for h, m in self.holders.get(log.objs[p], []):
-                if h == log.tasks[p]:
-                    return -1  # its own: re-entry, or a self-deadlock, not this cycle
+            holders = self.holders.get(log.objs[p], [])
+            if any(h == log.tasks[p] for h, _ in holders):
+                return -1  # its own: re-entry, or a self-deadlock, not this cycle
+            for h, m in holders:
                 if _conflict(m, mode):
                     return h
+            if holders and mode == int(Mode.READ):
+                # a non-recursive reader queues behind a writer waiting for the holders
+                for q in blocked:
+                    if _behind_writer(log, p, q):
+                        return log.tasks[q]
             return -1
         if op == _WAIT:
             s = consumed[p]

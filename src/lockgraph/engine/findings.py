@@ -198,7 +198,9 @@ class Finding:
     @property
     def id(self) -> str:
         """Stable across runs: the kind and what makes the finding distinct."""
-        digest = hashlib.sha1("\0".join([self.kind, *self.key]).encode()).hexdigest()
+        digest = hashlib.sha1(
+            "\0".join([self.kind, *self.key]).encode("utf-8", "surrogatepass")
+        ).hexdigest()
         return f"{self.kind}:{digest[:10]}"
 
     def sort_key(self) -> tuple[int, int, list[str]]:
