@@ -13,6 +13,8 @@ TOKEN_SHOWN = 80
 """Characters of a long token (a run without spaces) an error message shows."""
 MESSAGE_SHOWN = 1000
 """Characters of an error message shown at most (after tokens are cut)."""
+PATH_SHOWN = 4096
+"""Characters of a file name an error message shows (a path is never cut short)."""
 
 _LONG_TOKEN = re.compile(rf"\S{{{TOKEN_SHOWN + 1},}}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
@@ -39,8 +41,9 @@ class LockgraphError(Exception):
 
     slug = "error"
 
-    def __init__(self, message: str) -> None:
-        message = one_line(message)
+    def __init__(self, message: str, *, cut: bool = True) -> None:
+        if cut:
+            message = one_line(message)
         super().__init__(message)
         self.message = message
 
@@ -59,7 +62,8 @@ class InputError(LockgraphError):
 
     def __init__(self, path: str, line: int, message: str) -> None:
         message = one_line(message)
-        super().__init__(f"{path}:{line}: {message}" if line else f"{path}: {message}")
+        where = _CONTROL.sub(lambda m: repr(m.group())[1:-1], shown(path, PATH_SHOWN))
+        super().__init__(f"{where}:{line}: {message}" if line else f"{where}: {message}", cut=False)
         self.path = path
         self.line = line
         self.detail = message

@@ -1,7 +1,7 @@
 """``lockgraph kernel ...``: lockdep reports, ``/proc/lockdep*`` and lock tracepoints.
 
 * ``explain FILE...``: every lockdep report in the files, cleaned, explained;
-* ``dedupe DIR|FILE...``: reports grouped by their syzbot-style signature;
+* ``dedupe DIR|FILE...``: reports grouped by syzbot's title;
 * ``graph FILE...``: the class graph of ``/proc/lockdep``, ``/proc/lockdep_chains``
   and lockdep reports, merged, with every cycle in it;
 * ``path A B``: does class A depend on class B, and through which classes;
@@ -16,7 +16,6 @@ import difflib
 import json
 import os
 import sys
-from collections import deque
 from collections.abc import Iterator
 from typing import Any, TextIO
 
@@ -26,15 +25,26 @@ from lockgraph.engine import Engine, Run, analyze
 from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.engine.graph import Edge
 from lockgraph.errors import InputError, UsageError
+from lockgraph.kernel.classgraph import (
+    CLASS_ONLY,
+    CLASS_ONLY_TEXT,
+    class_only_path,
+    class_pairs,
+    import_graph,
+    mark_class_only,
+    shortest_path,
+)
 from lockgraph.kernel.explain import explain
-from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Report
-from lockgraph.kernel.proc import GraphFeeder, parse_proc
+from lockgraph.kernel.limits import MAX_LINE
+from lockgraph.kernel.model import FORMAT_NAME, REPORT_VERSION, Splat
+from lockgraph.kernel.proc import GraphFeeder
+from lockgraph.kernel.reading import CutReader, cut_line_iter, open_input, read_all
 from lockgraph.kernel.signature import key_frame, signature
-from lockgraph.kernel.splat import ANCHORS, parse_reports, scan
+from lockgraph.kernel.splat import ScanStats, parse_reports, scan
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
 from lockgraph.report import open_output, write_report
-from lockgraph.sources.files import open_text, read_errors
+from lockgraph.sources.files import read_errors
 from lockgraph.store import DEFAULT_NAME, load_run, save
 
 HELP = "lockdep reports, /proc/lockdep and lock tracepoints (explain, dedupe, graph, path, analyze)"
@@ -90,7 +100,7 @@ def run_explain(args: argparse.Namespace) -> int:
     return 1 if reports else 0
 
 
-def reports_json(reports: list[Report]) -> dict[str, Any]:
+def reports_json(reports: list[Splat]) -> dict[str, Any]:
     return {
         "format": FORMAT_NAME,
         "version": REPORT_VERSION,
@@ -105,21 +115,34 @@ WHOLE = 1 << 23
 scenario table quoted alone)."""
 
 
-def _reports(path: str) -> list[Report]:
+def _reports(path: str) -> list[Splat]:
     try:
-        with open_text(path) as stream:
-            head = stream.read(WHOLE)
-            if len(head) < WHOLE:
-                return parse_reports(head, path)
-            return list(scan(_Prepended(head, stream), path))
+        with open_input(path) as stream:
+            reader = CutReader(stream)
+            head = reader.read(WHOLE)
+            stats = ScanStats()
+            if reader.eof:
+                reports = parse_reports(head, path)
+            else:
+                reports = list(scan(_Prepended(head, reader), path, stats))
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(path, exc) from None
+    _note_cut(path, reader.cut + stats.cut)
+    return reports
+
+
+def _note_cut(path: str, cut: int) -> None:
+    if cut:
+        _note(
+            f"{path}: {cut} line{'s' if cut != 1 else ''} longer than {MAX_LINE} characters "
+            "cut to that length"
+        )
 
 
 class _Prepended:
     """A stream whose first read returns what was already read from it."""
 
-    def __init__(self, head: str, stream: TextIO) -> None:
+    def __init__(self, head: str, stream: CutReader) -> None:
         self.head = head
         self.stream = stream
 
@@ -138,7 +161,7 @@ def _dedupe_parser(ksub: Any) -> None:
         "dedupe",
         help="group lockdep reports by signature",
         description="Read every file (directories recursively), find the lockdep reports "
-        "and group them by their syzbot-style signature ('possible deadlock in FUNCTION', "
+        "and group them by the title syzbot gives them ('possible deadlock in FUNCTION', "
         "'inconsistent lock state in FUNCTION', ...). Prints a table: count, title, first "
         "file.",
         epilog=EPILOG,
@@ -150,7 +173,7 @@ def _dedupe_parser(ksub: Any) -> None:
 
 
 def run_dedupe(args: argparse.Namespace) -> int:
-    groups: dict[str, list[Report]] = {}
+    groups: dict[str, list[Splat]] = {}
     files = 0
     for path in _walk(args.paths):
         files += 1
@@ -187,7 +210,7 @@ def run_dedupe(args: argparse.Namespace) -> int:
     return 1 if groups else 0
 
 
-def _dedupe_table(ordered: list[tuple[str, list[Report]]], files: int) -> str:
+def _dedupe_table(ordered: list[tuple[str, list[Splat]]], files: int) -> str:
     if not ordered:
         return f"lockgraph: no lockdep report in {files} file{'s' if files != 1 else ''}\n"
     width = min(70, max(len("title"), *(len(sig) for sig, _ in ordered)))
@@ -254,44 +277,12 @@ def _store_options(p: argparse.ArgumentParser) -> None:
 
 
 def run_graph(args: argparse.Namespace) -> int:
-    run = import_graph(list(args.files), list(args.chains))
-    return _finish(args, run)
+    run, feeder = _import(list(args.files), list(args.chains))
+    return _finish(args, run, class_pairs(run, feeder))
 
 
-def import_graph(files: list[str], chains: list[str]) -> Run:
-    engine = Engine()
-    feeder = GraphFeeder(engine)
-    for path in files:
-        text = _read(path)
-        parsed = parse_proc(text)
-        if parsed.kind == "lockdep":
-            n = feeder.feed_lockdep(parsed, _label(path))
-            _note(f"{path}: {len(parsed.classes)} classes, {n} dependencies")
-            continue
-        if parsed.kind == "lockdep_chains":
-            n = feeder.feed_chains(parsed, _label(path))
-            _note(f"{path}: {n} chains")
-            continue
-        reports = parse_reports(text, path) if _has_anchor(text) else []
-        if not reports:
-            raise InputError(
-                path,
-                0,
-                "neither /proc/lockdep, /proc/lockdep_chains nor a lockdep report "
-                f"(it looks like {parsed.kind})"
-                if parsed.kind != "unknown"
-                else "neither /proc/lockdep, /proc/lockdep_chains nor a lockdep report",
-            )
-        n = sum(feeder.feed_report(r, f"{_label(path)}:{r.first_line}") for r in reports)
-        _note(f"{path}: {len(reports)} reports, {n} dependencies")
-    for path in chains:
-        parsed = parse_proc(_read(path))
-        if parsed.kind != "lockdep_chains":
-            raise InputError(path, 0, "not a /proc/lockdep_chains copy (no 'irq_context:' lines)")
-        _note(f"{path}: {feeder.feed_chains(parsed, _label(path))} chains")
-    run = engine.finish(end_of_trace=False, sources=[*files, *chains])
-    feeder.class_only(run)
-    return run
+def _import(files: list[str], chains: list[str]) -> tuple[Run, GraphFeeder]:
+    return import_graph(files, chains, _read, _note, _label)
 
 
 def _path_parser(ksub: Any) -> None:
@@ -318,7 +309,7 @@ def _path_parser(ksub: Any) -> None:
 
 def run_path(args: argparse.Namespace) -> int:
     if args.files or args.chains:
-        run = import_graph(list(args.files), list(args.chains))
+        run, _ = _import(list(args.files), list(args.chains))
     else:
         run = load_run(args.data_file or DEFAULT_NAME)
     graph = run.graph
@@ -334,6 +325,7 @@ def run_path(args: argparse.Namespace) -> int:
             "depends": path is not None,
             "path": [_edge_json(run, e) for e in path or []],
             "reverse": [_edge_json(run, e) for e in back or []],
+            "precision": _path_precision(path or back or []),
         }
         _dump(doc, sys.stdout)
     elif path is not None:
@@ -341,34 +333,23 @@ def run_path(args: argparse.Namespace) -> int:
         print(f"{args.source} depends on {args.target}: " + " -> ".join(names))
         for e in path:
             print(f"  {_edge_text(run, e)}")
+        if class_only_path(path):
+            print(CLASS_ONLY_TEXT)
     else:
         print(f"{args.source} does not depend on {args.target}")
         if back:
             names = [graph.classes[dst].key] + [e.dst.key for e in back]
             print(f"but {args.target} depends on {args.source}: " + " -> ".join(names))
+            if class_only_path(back):
+                print(CLASS_ONLY_TEXT)
     return 0 if path is not None else 1
 
 
-def shortest_path(run: Run, src: int, dst: int) -> list[Edge] | None:
-    if src == dst:
-        return []
-    parent: dict[int, Edge | None] = {src: None}
-    queue = deque([src])
-    while queue:
-        node = queue.popleft()
-        for nxt, edge in sorted(run.graph.succ[node].items()):
-            if nxt in parent or not edge.bits:
-                continue
-            parent[nxt] = edge
-            if nxt == dst:
-                path = []
-                link = parent[nxt]
-                while link is not None:
-                    path.append(link)
-                    link = parent[link.src.id]
-                return path[::-1]
-            queue.append(nxt)
-    return None
+def _path_precision(path: list[Edge]) -> str:
+    """``class-only`` for a path from class-level data, ``instance`` otherwise."""
+    if not path:
+        return ""
+    return CLASS_ONLY if class_only_path(path) else "instance"
 
 
 def _class(run: Run, name: str) -> int:
@@ -425,10 +406,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     for path in args.traces:
         before = importer.stats.event_lines
         try:
-            with open_text(path) as stream:
-                importer.read(stream, path, f"{_label(path)}:" if several else "")
+            with open_input(path) as stream:
+                reader = CutReader(stream)
+                importer.read(cut_line_iter(reader), path, f"{_label(path)}:" if several else "")
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
+        _note_cut(path, reader.cut)
         if importer.stats.event_lines == before:
             raise InputError(path, 0, _no_events_hint(path))
     stats = importer.stats
@@ -450,8 +433,10 @@ def run_analyze(args: argparse.Namespace) -> int:
 
 
 def _no_events_hint(path: str) -> str:
+    if path == "-":
+        return "no trace events found (expected ftrace, 'trace-cmd report' or 'perf script' text)"
     try:
-        with open_text(path) as stream:
+        with open_input(path) as stream:
             head = stream.read(20000)
     except (OSError, ValueError, EOFError):
         head = ""
@@ -466,8 +451,12 @@ def _no_events_hint(path: str) -> str:
 # -- shared -------------------------------------------------------------------------
 
 
-def _finish(args: argparse.Namespace, run: Run) -> int:
+def _finish(
+    args: argparse.Namespace, run: Run, class_only: set[tuple[str, str]] | None = None
+) -> int:
     findings = analyze(run)
+    if class_only:
+        mark_class_only(findings, class_only)
     apply_verdicts(findings, run)
     if args.data_file:
         save(args.data_file, run, findings)
@@ -486,14 +475,12 @@ def _finish(args: argparse.Namespace, run: Run) -> int:
 
 def _read(path: str) -> str:
     try:
-        with open_text(path) as stream:
-            return stream.read()
+        with open_input(path) as stream:
+            text, cut = read_all(stream)
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(path, exc) from None
-
-
-def _has_anchor(text: str) -> bool:
-    return any(a in text for a in ANCHORS)
+    _note_cut(path, cut)
+    return text
 
 
 def _label(path: str) -> str:

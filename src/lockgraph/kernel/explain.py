@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from lockgraph.engine.findings import DependencyView, SiteView, WitnessView
-from lockgraph.kernel.model import KINDS, Dependency, KFrame, Report
+from lockgraph.kernel.model import KINDS, Dependency, KFrame, Splat
 from lockgraph.kernel.render import render_report
 from lockgraph.kernel.signature import _first as first_function
 from lockgraph.kernel.signature import key_function, signature
@@ -30,7 +30,7 @@ from lockgraph.report.text import scenario_table
 _RULE = "-" * 72
 
 
-def explain(reports: list[Report], clean_copy: bool = True) -> str:
+def explain(reports: list[Splat], clean_copy: bool = True) -> str:
     out: list[str] = []
     for i, r in enumerate(reports, 1):
         out.append(explain_one(r, i, len(reports), clean_copy))
@@ -39,7 +39,7 @@ def explain(reports: list[Report], clean_copy: bool = True) -> str:
     return "\n".join(out)
 
 
-def explain_one(r: Report, number: int = 1, total: int = 1, clean_copy: bool = True) -> str:
+def explain_one(r: Splat, number: int = 1, total: int = 1, clean_copy: bool = True) -> str:
     out = [
         "=" * 72,
         f"report {number} of {total}: {signature(r)}",
@@ -69,6 +69,7 @@ def explain_one(r: Report, number: int = 1, total: int = 1, clean_copy: bool = T
         "held-freed": _held_freed,
         "invalid-wait": _invalid_wait,
         "rcu": _rcu,
+        "locking-bug": _locking_bug,
     }.get(r.kind, _unknown)
     out.extend(body(r))
     return "\n".join(out) + "\n"
@@ -77,26 +78,79 @@ def explain_one(r: Report, number: int = 1, total: int = 1, clean_copy: bool = T
 # -- circular locking ------------------------------------------------------------
 
 
-def _circular(r: Report) -> list[str]:
+def _circular(r: Splat) -> list[str]:
     deps = r.cycle
     if not deps:
         return ["Too little of the report is left to show the cycle."]
     names = [d.acquired for d in deps]
     out = [f"The cycle, {len(deps)} lock classes (each arrow: held while taking the next):"]
-    out.append("  " + " -> ".join([*names, names[0]]))
+    out.append("  " + " -> ".join(_collapse_lost([*names, names[0]])))
     out += ["", "Each dependency in words:"]
     order = deps[1:] + deps[:1]  # from the oldest to the one this report adds
+    lost: list[Dependency] = []
     for d in order:
+        if d.entry < 0 and not d.current:
+            lost.append(d)
+            continue
+        out.extend(_lost_words(lost))
+        lost = []
         out.extend(_dependency_words(r, d))
-    out += ["", f"As {len(deps)} tasks (each holds its first lock, then waits for the next):", ""]
-    out.extend(scenario_table(_views(r, deps)))
+    out.extend(_lost_words(lost))
+    if len(deps) > TABLE_TASKS:
+        out += [
+            "",
+            f"As {len(deps)} tasks: too many columns for a table (more than {TABLE_TASKS}).",
+        ]
+    else:
+        out += [
+            "",
+            f"As {len(deps)} tasks (each holds its first lock, then waits for the next):",
+            "",
+        ]
+        out.extend(scenario_table(_views(r, deps)))
     caveat = class_caveat(r, names)
     if caveat:
         out += ["", *caveat]
     return out
 
 
-def _dependency_words(r: Report, d: Dependency) -> list[str]:
+TABLE_TASKS = 16
+"""The widest cycle drawn as a table of tasks (real cycles have 2 to 8 classes)."""
+LOST_LISTED = 3
+"""Lost dependencies listed one by one; a longer run of them is one line."""
+
+
+def _collapse_lost(names: list[str]) -> list[str]:
+    """Runs of more than ``LOST_LISTED`` lost classes (``?``) as one item."""
+    out: list[str] = []
+    run = 0
+    for name in [*names, ""]:
+        if name == "?":
+            run += 1
+            continue
+        if run > LOST_LISTED:
+            out.append(f"({run} classes lost)")
+        else:
+            out.extend(["?"] * run)
+        run = 0
+        out.append(name)
+    return out[:-1]
+
+
+def _lost_words(lost: list[Dependency]) -> list[str]:
+    if len(lost) <= LOST_LISTED:
+        return [line for d in lost for line in _dependency_words_lost(d)]
+    return [
+        f"  ?  {len(lost)} dependencies, from `{lost[0].holder}` to `{lost[-1].acquired}`: "
+        "lost from the report"
+    ]
+
+
+def _dependency_words_lost(d: Dependency) -> list[str]:
+    return [f"  ?  `{d.acquired}` was taken while holding `{d.holder}`: lost from the report"]
+
+
+def _dependency_words(r: Splat, d: Dependency) -> list[str]:
     who = first_function(d.stack) or "?"
     how = " (shared)" if d.mode in ("r", "R") else ""
     if d.current:
@@ -109,7 +163,7 @@ def _dependency_words(r: Report, d: Dependency) -> list[str]:
             f" while holding `{d.holder}`{where}"
         )
     elif d.entry < 0:
-        return [f"  ?  `{d.acquired}` was taken while holding `{d.holder}`: lost from the report"]
+        return _dependency_words_lost(d)
     else:
         line = f"  #{d.entry} `{who}` took `{d.acquired}`{how} while holding `{d.holder}`"
     path = _call_path(d.stack, who)
@@ -138,7 +192,7 @@ def _short(frames: list[KFrame]) -> str:
     return first_function(frames) or (frames[0].symbol if frames else "?")
 
 
-def _views(r: Report, deps: list[Dependency]) -> list[DependencyView]:
+def _views(r: Splat, deps: list[Dependency]) -> list[DependencyView]:
     views = []
     used: set[str] = set()
     for i, d in enumerate(deps):
@@ -158,7 +212,7 @@ def _views(r: Report, deps: list[Dependency]) -> list[DependencyView]:
     return views
 
 
-def _held_mode(r: Report, deps: list[Dependency], d: Dependency) -> str:
+def _held_mode(r: Splat, deps: list[Dependency], d: Dependency) -> str:
     """How ``d.holder`` is held: as it was taken in the dependency that acquired it."""
     if d.current and r.holding and r.holding.read:
         return "r"
@@ -199,7 +253,7 @@ def instance_scope(name: str) -> str:
     return ""
 
 
-def class_caveat(r: Report, names: list[str]) -> list[str]:
+def class_caveat(r: Splat, names: list[str]) -> list[str]:
     scoped = [(n, instance_scope(n)) for n in dict.fromkeys(names)]
     many = [(n, why) for n, why in scoped if why]
     if not many:
@@ -235,7 +289,7 @@ def class_caveat(r: Report, names: list[str]) -> list[str]:
     return out
 
 
-def _known_instances(r: Report) -> list[str]:
+def _known_instances(r: Splat) -> list[str]:
     out = []
     if r.acquiring and r.acquiring.address:
         out.append(f"{r.acquiring.name} at {r.acquiring.address} (being acquired)")
@@ -247,7 +301,7 @@ def _known_instances(r: Report) -> list[str]:
 # -- other kinds -------------------------------------------------------------------
 
 
-def _recursive(r: Report) -> list[str]:
+def _recursive(r: Splat) -> list[str]:
     a, h = r.acquiring, r.holding
     name = a.name if a else "?"
     who = r.task.name if r.task else "the task"
@@ -275,7 +329,7 @@ def _recursive(r: Report) -> list[str]:
     return out
 
 
-def _inconsistent(r: Report) -> list[str]:
+def _inconsistent(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     change = r.usage_change or ("?", "?")
     then, now = change
@@ -300,7 +354,7 @@ def _irq_rule(then: str, now: str, lock: str) -> str:
     )
 
 
-def _irq_inversion(r: Report) -> list[str]:
+def _irq_inversion(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     other = r.other_lock.name if r.other_lock else "?"
     irq = (r.irq or "irq").lower()
@@ -324,7 +378,7 @@ def _irq_inversion(r: Report) -> list[str]:
     ]
 
 
-def _safe_unsafe(r: Report) -> list[str]:
+def _safe_unsafe(r: Splat) -> list[str]:
     irq = (r.irq or "HARDIRQ").lower()
     safe = r.safe_lock.name if r.safe_lock else "?"
     unsafe = r.unsafe_lock.name if r.unsafe_lock else (r.acquiring.name if r.acquiring else "?")
@@ -349,7 +403,7 @@ def _safe_unsafe(r: Report) -> list[str]:
     return out
 
 
-def _bad_unlock(r: Report) -> list[str]:
+def _bad_unlock(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     who = r.task.name if r.task else "the task"
     where = _short(r.acquiring.at) if r.acquiring and r.acquiring.at else "?"
@@ -362,7 +416,7 @@ def _bad_unlock(r: Report) -> list[str]:
     ]
 
 
-def _held_somewhere(r: Report) -> list[str]:
+def _held_somewhere(r: Splat) -> list[str]:
     who = r.task.name if r.task else "the task"
     where = (
         "returns to user space"
@@ -377,7 +431,7 @@ def _held_somewhere(r: Report) -> list[str]:
     ]
 
 
-def _held_freed(r: Report) -> list[str]:
+def _held_freed(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     return [
         f"The memory {r.freed or '?'} being freed holds `{lock}`, which is still locked "
@@ -386,7 +440,7 @@ def _held_freed(r: Report) -> list[str]:
     ]
 
 
-def _invalid_wait(r: Report) -> list[str]:
+def _invalid_wait(r: Splat) -> list[str]:
     lock = r.acquiring.name if r.acquiring else "?"
     wait = r.acquiring.wait if r.acquiring else None
     inner = f" (wait type {wait[1]})" if wait else ""
@@ -405,7 +459,7 @@ def _invalid_wait(r: Report) -> list[str]:
     ]
 
 
-def _rcu(r: Report) -> list[str]:
+def _rcu(r: Splat) -> list[str]:
     where = key_function(r) or "?"
     held = ", ".join(f"`{h.lock.name}`" for h in r.held) or "nothing"
     return [
@@ -415,7 +469,18 @@ def _rcu(r: Report) -> list[str]:
     ]
 
 
-def _unknown(r: Report) -> list[str]:
+def _locking_bug(r: Splat) -> list[str]:
+    where = first_function(r.backtrace)
+    return [
+        "One of lockdep's own consistency checks failed (a DEBUG_LOCKS_WARN_ON or WARN in",
+        "kernel/locking/lockdep.c): its bookkeeping of this task's held locks does not match",
+        "what the code did, such as a release of a lock never taken or a lock class changed",
+        "while held. lockdep turns itself off after it: later reports are not printed.",
+        f"The locking went wrong in `{where}`." if where else "The backtrace was lost.",
+    ]
+
+
+def _unknown(r: Splat) -> list[str]:
     return ["Too little of the report is left to tell what lockdep found."]
 
 

@@ -1,7 +1,7 @@
 """The structured form of a lockdep report: plain data, JSON-ready.
 
 ``splat`` fills these from console text; ``signature`` and ``explain`` read them.
-The JSON form (``Report.to_json``, documented in ``docs/kernel.md``) is versioned by
+The JSON form (``Splat.to_json``, documented in ``docs/kernel.md``) is versioned by
 ``REPORT_VERSION``.
 
 Lock usage strings (``{+.+.}``) follow lockdep's ``get_usage_chars()``: one pair of
@@ -21,28 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockgraph.engine.model import Frame
+from lockgraph.kernel.limits import number
+from lockgraph.kernel.wording import TITLES
 
 REPORT_VERSION = 1
 FORMAT_NAME = "lockgraph-kernel-reports"
 
-KINDS: dict[str, str] = {
-    "circular": "possible circular locking dependency detected",
-    "recursive": "possible recursive locking detected",
-    "inconsistent": "inconsistent lock state",
-    "irq-inversion": "possible irq lock inversion dependency detected",
-    "irq-safe-unsafe": "irq-safe -> irq-unsafe lock order detected",
-    "bad-unlock": "bad unlock balance detected!",
-    "held-return": "lock held when returning to user space!",
-    "held-freed": "held lock freed!",
-    "still-held": "still has locks held!",
-    "invalid-wait": "Invalid wait context",
-    "rcu": "suspicious RCU usage",
-    "nested-lock": "Nested lock was not taken",
-    "bad-contention": "bad contention detected!",
-    "held-exit": "lock held at task exit time!",
-    "unknown": "lockdep report of unknown kind",
-}
-"""Every report kind lockgraph recognises, with lockdep's title."""
+KINDS = TITLES
+"""Every report kind lockgraph recognises, with lockdep's title (``wording.TITLES``)."""
 
 _STATES_NEW = ("HARDIRQ-W", "HARDIRQ-R", "SOFTIRQ-W", "SOFTIRQ-R")
 _STATES_6 = (*_STATES_NEW, "RECLAIM_FS-W", "RECLAIM_FS-R")
@@ -91,8 +77,9 @@ class KFrame:
         """The engine's frame: the location as file/line, the symbol+offset as function."""
         func = self.function + (f"+{self.offset}" if self.offset else "")
         path, _, line = self.location.rpartition(":")
-        if path and line.isdigit():
-            return Frame(path, int(line), func)
+        number = _line_number(line)
+        if path and number is not None:
+            return Frame(path, number, func)
         return Frame.text(func)
 
     def to_json(self) -> dict[str, Any]:
@@ -272,8 +259,9 @@ class KTask:
     @staticmethod
     def parse(text: str, context: str = "") -> KTask:
         comm, slash, pid = text.strip().rpartition("/")
-        if slash and pid.isdigit():
-            return KTask(comm, int(pid), context)
+        number = _pid(pid)
+        if slash and number is not None:
+            return KTask(comm, number, context)
         return KTask(text.strip(), None, context)
 
     def to_json(self) -> dict[str, Any]:
@@ -281,7 +269,7 @@ class KTask:
 
 
 @dataclass
-class Report:
+class Splat:
     """One lockdep report, as much of it as the text still holds."""
 
     kind: str = "unknown"
@@ -328,6 +316,12 @@ class Report:
     kind_from: str = "title"
     """How the kind was known: ``title``, ``body`` (the wording of the report) or
     ``banner`` (only the width of its ``=====`` line)."""
+    text: list[str] = field(default_factory=list, repr=False, compare=False)
+    """The report's printk lines from its title line on (console prefixes removed), as
+    syzbot's title rules read them; empty when the title line was lost."""
+    text_callers: bool = field(default=False, repr=False, compare=False)
+    """The lines carried printk caller ids (syzbot's report then runs past other
+    reports' lines: ``syzbot.title``)."""
 
     # -- derived ----------------------------------------------------------------
 
@@ -442,6 +436,10 @@ class Report:
         }
 
 
+Report = Splat
+"""The former name of ``Splat`` (a parsed lockdep report), kept for importers."""
+
+
 def _stack(key: str, frames: list[KFrame]) -> dict[str, Any]:
     return {key: [f.to_json() for f in frames]}
 
@@ -472,3 +470,11 @@ def acquire_mode(stack: list[KFrame]) -> str:
             if _WRITE_PRIMITIVES.match(name):
                 return "w"
     return "w"
+
+
+def _line_number(text: str) -> int | None:
+    return number(text, 1 << 31)
+
+
+def _pid(text: str) -> int | None:
+    return number(text, 1 << 32)

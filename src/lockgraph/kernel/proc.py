@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
 from lockgraph.engine.analysis import Run
-from lockgraph.kernel.model import KFrame, Report
+from lockgraph.kernel.limits import number, shown
+from lockgraph.kernel.model import KFrame, Splat
 from lockgraph.kernel.signature import from_key_frame
 
 _CLASS = re.compile(
@@ -91,6 +92,8 @@ class ProcFile:
     buggered: bool = False
     skipped: int = 0
     lines: int = 0
+    problems: list[str] = field(default_factory=list)
+    """Lines skipped for a bad value (``line N: ...``), among ``skipped``."""
 
     @property
     def dependencies(self) -> int:
@@ -121,6 +124,7 @@ class ProcFile:
             "version": self.version,
             "buggered": self.buggered,
             "skipped_lines": self.skipped,
+            "problems": self.problems,
         }
 
 
@@ -184,9 +188,9 @@ def _lockdep(lines: list[str], out: ProcFile) -> None:
                 _key(c["key"]),
                 _name(c["name"], c["key"]),
                 no,
-                int(c["ops"]) if c["ops"] else None,
-                int(c["fd"]) if c["fd"] else None,
-                int(c["bd"]) if c["bd"] else None,
+                number(c["ops"] or "", 10**18),
+                number(c["fd"] or "", 10**18),
+                number(c["bd"] or "", 10**18),
                 c["usage"] or "",
             )
             out.classes.append(current)
@@ -224,9 +228,14 @@ def _stats(lines: list[str], out: ProcFile) -> None:
                 out.skipped += 1
             continue
         label = m["label"].strip()
-        out.stats[label] = int(m["value"])
-        if m["max"]:
-            out.maxima[label] = int(m["max"])
+        value = number(m["value"], 10**18)
+        if value is None:
+            out.skipped += 1
+            continue
+        out.stats[label] = value
+        top = number(m["max"] or "", 10**18)
+        if top is not None:
+            out.maxima[label] = top
 
 
 _LOCK_STAT_COLUMNS = (
@@ -245,9 +254,19 @@ _LOCK_STAT_COLUMNS = (
 )
 
 
+_DECIMAL = re.compile(r"\d{1,18}(?:\.\d{1,18})?")
+
+
+def _stat_number(text: str) -> int | float | None:
+    """A lock_stat column: a count, or a time in microseconds with two decimals."""
+    if not _DECIMAL.fullmatch(text):
+        return None
+    return float(text) if "." in text else int(text)
+
+
 def _lock_stat(lines: list[str], out: ProcFile) -> None:
     current: dict[str, object] | None = None
-    for line in lines:
+    for no, line in enumerate(lines, 1):
         s = line.strip()
         if not s or set(s) <= {"-", "."} or s.startswith("class name"):
             continue
@@ -257,10 +276,15 @@ def _lock_stat(lines: list[str], out: ProcFile) -> None:
             continue
         row = _LOCK_STAT_ROW.match(line)
         if row:
-            nums = row["nums"].split()
+            values = [_stat_number(x) for x in row["nums"].split()]
+            if None in values:
+                bad = next(x for x in row["nums"].split() if _stat_number(x) is None)
+                out.problems.append(f"line {no}: lock_stat row with a bad number {shown(bad)!r}")
+                out.skipped += 1
+                current = None
+                continue
             current = {"class": row["name"].strip(), "rw": row["rw"] or ""}
-            for col, val in zip(_LOCK_STAT_COLUMNS, nums, strict=False):
-                current[col] = float(val) if "." in val else int(val)
+            current.update(zip(_LOCK_STAT_COLUMNS, values, strict=False))
             current["points"] = []
             out.lock_stat.append(current)
             continue
@@ -269,7 +293,11 @@ def _lock_stat(lines: list[str], out: ProcFile) -> None:
             points = current["points"]
             assert isinstance(points, list)
             points.append(
-                {"count": int(point["count"]), "ip": point["ip"], "symbol": point["symbol"]}
+                {
+                    "count": number(point["count"], 10**18),
+                    "ip": point["ip"],
+                    "symbol": point["symbol"],
+                }
             )
             continue
         out.skipped += 1
@@ -347,7 +375,7 @@ class GraphFeeder:
                 engine.release(task, self.lock(name))
         return len(parsed.chains)
 
-    def feed_report(self, report: Report, label: str) -> int:
+    def feed_report(self, report: Splat, label: str) -> int:
         """A report's dependencies: its cycle's, and the order of its held locks."""
         engine = self.engine
         count = 0
@@ -362,6 +390,7 @@ class GraphFeeder:
             engine.acquire(task, self.use(dep.acquired), _site(dep.stack))
             engine.release(task, self.lock(dep.acquired))
             engine.release(task, self.lock(dep.holder))
+            self._imported(dep.holder, dep.acquired)
             count += 1
         names = [h.lock.name for h in report.held]
         if len(names) > 1:
@@ -370,6 +399,9 @@ class GraphFeeder:
             for h in report.held:
                 name = h.lock.name
                 engine.acquire(task, self.use(name, trylock=name in taken), _site(h.lock.at))
+                for before in taken:
+                    if before != name:
+                        self._imported(before, name)
                 taken.append(name)
                 count += 1
             for name in reversed(taken):

@@ -1,4 +1,4 @@
-"""A ``model.Report`` written back in lockdep's layout (the 5.7+ one).
+"""A ``model.Splat`` written back in lockdep's layout (the 5.7+ one).
 
 ``kernel explain`` prints it as the clean copy of a damaged report, and the tests
 render reports, damage the text the way consoles and mail clients do, and check
@@ -8,13 +8,14 @@ numbers, register dumps) is not written.
 
 from __future__ import annotations
 
-from lockgraph.kernel.model import KINDS, KFrame, KLock, Report, Scenario
+from lockgraph.kernel import wording as w
+from lockgraph.kernel.model import KINDS, KFrame, KLock, Scenario, Splat
 
 _FRAME_INDENT = "       "
 _TRACE_INDENT = " "
 
 
-def render_report(r: Report) -> str:
+def render_report(r: Splat) -> str:
     out: list[str] = []
     title = _title(r)
     width = max(len(title), 20) if title else 54
@@ -31,15 +32,15 @@ def render_report(r: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _title(r: Report) -> str:
-    if r.kind == "unknown":
-        return r.title
+def _title(r: Splat) -> str:
+    if r.kind in ("unknown", "locking-bug"):
+        return r.title or f"WARNING: {KINDS[r.kind]}"
     if r.kind == "irq-safe-unsafe":
         irq = r.irq or "HARDIRQ"
         return f"WARNING: {irq}-safe -> {irq}-unsafe lock order detected"
     if r.kind == "still-held":
         who = r.task.name if r.task else "task"
-        return f"WARNING: {who} still has locks held!"
+        return f"WARNING: {w.still_has_locks(who)}"
     if r.kind == "invalid-wait":
         return "[ BUG: Invalid wait context ]"
     return f"WARNING: {KINDS[r.kind]}"
@@ -62,11 +63,11 @@ def lock_text(lock: KLock, with_at: bool = True, address: bool = True) -> list[s
     return [f"{head}, at: {frame_text(f)}" for f in lock.at]
 
 
-def _task(r: Report) -> str:
+def _task(r: Splat) -> str:
     return r.task.name if r.task else "task/0"
 
 
-def _ctx(r: Report) -> str:
+def _ctx(r: Splat) -> str:
     return f" [{r.task.context}]" if r.task and r.task.context else ""
 
 
@@ -74,152 +75,152 @@ def _frames(frames: list[KFrame], indent: str = _FRAME_INDENT) -> list[str]:
     return [indent + frame_text(f) for f in frames]
 
 
-def _circular(r: Report) -> list[str]:
-    out = [f"{_task(r)} is trying to acquire lock:"]
+def _circular(r: Splat) -> list[str]:
+    out = [f"{_task(r)} {w.TRYING_TO_ACQUIRE}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
-    out += ["", "but task is already holding lock:"]
+    out += ["", w.ALREADY_HOLDING]
     if r.holding:
         out.extend(lock_text(r.holding))
     out += [
         "",
-        "which lock already depends on the new lock.",
+        w.DEPENDS,
         "",
         "",
-        "the existing dependency chain (in reverse order) is:",
+        w.CHAIN_HEAD,
     ]
     for e in sorted(r.chain, key=lambda e: -e.index):
         out.append("")
         lock = KLock(e.lock.name, usage=e.lock.usage, wait=e.lock.wait)
         out.append(f"-> #{e.index} {lock_text(lock, with_at=False)[0]}:")
         out.extend(_frames(e.stack))
-    out += ["", "other info that might help us debug this:", ""]
+    out += ["", w.OTHER_INFO, ""]
     if r.chain_summary:
-        out += ["Chain exists of:", "  " + " --> ".join(r.chain_summary), ""]
-    out.extend(_scenario(r.scenario, "Possible unsafe locking scenario"))
-    out += ["", " *** DEADLOCK ***", ""]
+        out += [w.CHAIN_EXISTS, "  " + " --> ".join(r.chain_summary), ""]
+    out.extend(_scenario(r.scenario, w.SCENARIO))
+    out += ["", f" {w.DEADLOCK}", ""]
     return out
 
 
-def _recursive(r: Report) -> list[str]:
-    out = [f"{_task(r)} is trying to acquire lock:"]
+def _recursive(r: Splat) -> list[str]:
+    out = [f"{_task(r)} {w.TRYING_TO_ACQUIRE}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
-    out += ["", "but task is already holding lock:"]
+    out += ["", w.ALREADY_HOLDING]
     if r.holding:
         out.extend(lock_text(r.holding))
-    out += ["", "other info that might help us debug this:"]
-    out.extend(_scenario(r.scenario, "Possible unsafe locking scenario"))
-    out += ["", " *** DEADLOCK ***", "", " May be due to missing lock nesting notation", ""]
+    out += ["", w.OTHER_INFO]
+    out.extend(_scenario(r.scenario, w.SCENARIO))
+    out += ["", f" {w.DEADLOCK}", "", f" {w.NESTING}", ""]
     return out
 
 
-def _inconsistent(r: Report) -> list[str]:
+def _inconsistent(r: Splat) -> list[str]:
     a, b = r.usage_change or ("?", "?")
     ctx = r.task.context if r.task and r.task.context else "HC0[0]:SC0[0]:HE1:SE1"
-    out = [f"inconsistent {{{a}}} -> {{{b}}} usage.", f"{_task(r)} [{ctx}] takes:"]
+    out = [w.inconsistent_usage(a, b), f"{_task(r)} [{ctx}] {w.TAKES}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
-    out.append(f"{{{a}}} state was registered at:")
+    out.append(w.registered_at(a))
     out.extend(_frames(r.registered_at, "  "))
-    out += ["", "other info that might help us debug this:"]
-    out.extend(_scenario(r.scenario, "Possible unsafe locking scenario"))
-    out += ["", " *** DEADLOCK ***", ""]
+    out += ["", w.OTHER_INFO]
+    out.extend(_scenario(r.scenario, w.SCENARIO))
+    out += ["", f" {w.DEADLOCK}", ""]
     return out
 
 
-def _irq_inversion(r: Report) -> list[str]:
-    out = [f"{_task(r)} just changed the state of lock:"]
+def _irq_inversion(r: Splat) -> list[str]:
+    out = [f"{_task(r)} {w.JUST_CHANGED}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
     irq = r.irq or "HARDIRQ"
-    out.append(f"but this lock took another, {irq}-unsafe lock in the past:")
+    out.append(w.took_another(irq))
     if r.other_lock:
         out.append(" " + lock_text(r.other_lock, with_at=False, address=False)[0])
-    out += ["", "", "and interrupts could create inverse lock ordering between them.", ""]
-    out += ["", "other info that might help us debug this:"]
-    out.extend(_scenario(r.scenario, "Possible interrupt unsafe locking scenario"))
-    out += ["", " *** DEADLOCK ***", ""]
+    out += ["", "", w.INVERSE_ORDER, ""]
+    out += ["", w.OTHER_INFO]
+    out.extend(_scenario(r.scenario, w.IRQ_SCENARIO))
+    out += ["", f" {w.DEADLOCK}", ""]
     out.extend(_irq_dependencies(r))
     return out
 
 
-def _safe_unsafe(r: Report) -> list[str]:
+def _safe_unsafe(r: Splat) -> list[str]:
     irq = r.irq or "HARDIRQ"
-    out = [f"{_task(r)}{_ctx(r) or ' [HC0[0]:SC0[0]:HE0:SE1]'} is trying to acquire:"]
+    out = [f"{_task(r)}{_ctx(r) or ' [HC0[0]:SC0[0]:HE0:SE1]'} {w.TRYING_TO_ACQUIRE_IRQ}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
-    out += ["", "and this task is already holding:"]
+    out += ["", w.ALREADY_HOLDING_IRQ]
     if r.holding:
         out.extend(lock_text(r.holding))
     if r.holding and r.acquiring:
-        out.append("which would create a new lock dependency:")
+        out.append(w.NEW_DEPENDENCY)
         a = lock_text(r.holding, with_at=False, address=False)[0]
         b = lock_text(r.acquiring, with_at=False, address=False)[0]
         out.append(f" {a} -> {b}")
-    out += ["", f"but this new dependency connects a {irq}-irq-safe lock:"]
+    out += ["", w.connects(irq)]
     if r.safe_lock:
         out.append(" " + lock_text(r.safe_lock, with_at=False, address=False)[0])
-    out += ["", f"... which became {irq}-irq-safe at:"]
+    out += ["", w.became(irq, "safe")]
     out.extend(_frames(r.became_safe_at, "  "))
-    out += ["", f"to a {irq}-irq-unsafe lock:"]
+    out += ["", w.to_unsafe(irq)]
     if r.unsafe_lock:
         out.append(" " + lock_text(r.unsafe_lock, with_at=False, address=False)[0])
-    out += ["", f"... which became {irq}-irq-unsafe at:", "..."]
+    out += ["", w.became(irq, "unsafe"), "..."]
     out.extend(_frames(r.became_unsafe_at, "  "))
-    out += ["", "other info that might help us debug this:", ""]
+    out += ["", w.OTHER_INFO, ""]
     if r.chain_summary:
-        out += ["Chain exists of:", "  " + " --> ".join(r.chain_summary), ""]
-    out.extend(_scenario(r.scenario, "Possible interrupt unsafe locking scenario"))
-    out += ["", " *** DEADLOCK ***", ""]
+        out += [w.CHAIN_EXISTS, "  " + " --> ".join(r.chain_summary), ""]
+    out.extend(_scenario(r.scenario, w.IRQ_SCENARIO))
+    out += ["", f" {w.DEADLOCK}", ""]
     return out
 
 
-def _bad_unlock(r: Report) -> list[str]:
+def _bad_unlock(r: Splat) -> list[str]:
     name = r.acquiring.name if r.acquiring else "?"
-    out = [f"{_task(r)} is trying to release lock ({name}) at:"]
+    out = [f"{_task(r)} {w.trying_to_release(name)}"]
     if r.acquiring:
         out.extend(frame_text(f) for f in r.acquiring.at)
     out += [
-        "but there are no more locks to release!",
+        w.NO_MORE_LOCKS,
         "",
-        "other info that might help us debug this:",
+        w.OTHER_INFO,
     ]
     return out
 
 
-def _held_return(r: Report) -> list[str]:
-    return [f"{_task(r)} is leaving the kernel with locks still held!"]
+def _held_return(r: Splat) -> list[str]:
+    return [f"{_task(r)} {w.LEAVING}"]
 
 
-def _held_freed(r: Report) -> list[str]:
-    out = [f"{_task(r)} is freeing memory {r.freed or '0-0'}, with a lock still held there!"]
+def _held_freed(r: Splat) -> list[str]:
+    out = [f"{_task(r)} {w.freeing(r.freed or '0-0')}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
     return out
 
 
-def _invalid_wait(r: Report) -> list[str]:
-    out = [f"{_task(r)} is trying to lock:"]
+def _invalid_wait(r: Splat) -> list[str]:
+    out = [f"{_task(r)} {w.TRYING_TO_LOCK}"]
     if r.acquiring:
         out.extend(lock_text(r.acquiring))
-    out.append("other info that might help us debug this:")
+    out.append(w.OTHER_INFO)
     if r.wait_context:
         out.append(f"context-{r.wait_context}")
     return out
 
 
-def _rcu(r: Report) -> list[str]:
+def _rcu(r: Splat) -> list[str]:
     out = [r.message or "kernel/rcu/update.c:1 suspicious rcu_dereference_check() usage!"]
-    out += ["", "other info that might help us debug this:", "", ""]
-    out.append("rcu_scheduler_active = 2, debug_locks = 1")
+    out += ["", w.OTHER_INFO, "", ""]
+    out.append(w.RCU_ACTIVE)
     return out
 
 
-def _generic(r: Report) -> list[str]:
+def _generic(r: Splat) -> list[str]:
     out: list[str] = []
     if r.acquiring:
-        out.append(f"{_task(r)} is trying to acquire lock:")
+        out.append(f"{_task(r)} {w.TRYING_TO_ACQUIRE}")
         out.extend(lock_text(r.acquiring))
     return out
 
@@ -242,7 +243,7 @@ _BODIES = {
 def _scenario(sc: Scenario | None, heading: str) -> list[str]:
     if sc is None:
         return []
-    heading = "Possible interrupt unsafe locking scenario" if sc.interrupt else heading
+    heading = w.IRQ_SCENARIO if sc.interrupt else heading
     out = [f" {heading}:", ""]
     columns = sc.columns or ["CPU0"]
     out.append("       " + "".join(f"{c:<24}" for c in columns).rstrip())
@@ -256,13 +257,13 @@ def _scenario(sc: Scenario | None, heading: str) -> list[str]:
     return out
 
 
-def _irq_dependencies(r: Report) -> list[str]:
+def _irq_dependencies(r: Splat) -> list[str]:
     out: list[str] = []
     section = None
     for dep in r.irq_dependencies:
         if dep.section != section:
             section = dep.section
-            out += [f"the dependencies between {section}:"]
+            out += [w.dependencies_between(section)]
         head = lock_text(dep.lock, with_at=False, address=False)[0]
         ops = f" ops: {dep.ops}" if dep.ops is not None else ""
         out.append(f"-> {head}{ops} {{")
@@ -273,20 +274,19 @@ def _irq_dependencies(r: Report) -> list[str]:
         if dep.key:
             out.append(f" ... key      at: {dep.key}")
         if dep.acquired_at:
-            out.append(" ... acquired at:")
+            out.append(f" {w.ACQUIRED_AT}")
             out.extend(_frames(dep.acquired_at, "   "))
         out.append("")
     return out
 
 
-def _held(r: Report) -> list[str]:
+def _held(r: Splat) -> list[str]:
     if r.held_count is None:
         return []
     who = _task(r)
     if r.held_count == 0:
-        return [f"no locks held by {who}.", ""]
-    n = r.held_count
-    out = [f"{n} lock{'' if n == 1 else 's'} held by {who}:"]
+        return [w.held_locks(0, who), ""]
+    out = [w.held_locks(r.held_count, who)]
     for h in r.held:
         for line in lock_text(h.lock):
             out.append(f" #{h.index}: {line}")
@@ -294,17 +294,17 @@ def _held(r: Report) -> list[str]:
     return out
 
 
-def _backtrace(r: Report) -> list[str]:
+def _backtrace(r: Splat) -> list[str]:
     if not r.backtrace:
         return []
-    out = ["stack backtrace:"]
+    out = [w.STACK_BACKTRACE]
     if r.task and r.task.pid is not None:
         out.append(
             f"CPU: 0 PID: {r.task.pid} Comm: {r.task.comm} {r.tainted or 'Not tainted'} "
             f"{r.kernel or 'unknown'} #1"
         )
     if r.hardware:
-        out.append(f"Hardware name: {r.hardware}")
-    out.append("Call Trace:")
+        out.append(f"{w.HARDWARE}{r.hardware}")
+    out.append(w.CALL_TRACE)
     out.extend(_frames(r.backtrace, _TRACE_INDENT))
     return out

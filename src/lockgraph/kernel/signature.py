@@ -1,12 +1,12 @@
-"""Titles that group duplicate reports, the way syzbot names its bugs.
+"""Titles that group duplicate reports: syzbot's, or one in its style.
 
-A signature is the kind's phrase and the function "where it happened":
-``possible deadlock in FUNCTION`` (circular, recursive, irq inversion,
-``-safe -> -unsafe``), ``inconsistent lock state in FUNCTION``, ``WARNING: bad unlock
-balance in FUNCTION``, ``WARNING: locking bug in FUNCTION`` (invalid wait context)...
-The function is the first frame, in the order below, that is not a locking
-primitive, a lockdep or printk internal, or another helper that many unrelated
-call chains share:
+A report that kept its title line gets the title syzbot gives it (``syzbot.title``:
+syzkaller's rules, exactly). A report whose title line was lost gets one in the same
+style: the kind's phrase and the function "where it happened", ``possible deadlock in
+FUNCTION`` (circular, recursive, irq inversion, ``-safe -> -unsafe``), ``inconsistent
+lock state in FUNCTION``, ``WARNING: bad unlock balance in FUNCTION``... The function
+is the first frame, in the order below, that is not a locking primitive, a lockdep or
+printk internal, or another helper that many unrelated call chains share:
 
 * circular locking: the site of the lock being acquired, then of the lock held,
   then the dependency chain's stacks as printed, then the backtrace; workqueue
@@ -19,9 +19,9 @@ call chains share:
   the site of the lock (the first held lock).
 
 Function names lose compiler suffixes (``.isra.12``, ``.cold``) and syscall
-prefixes (``__x64_sys_``, ``SyS_``, ``__se_sys_`` ...), so the same bug seen on
-several kernels and architectures gets one title. Unreliable (``?``) frames are
-never used. When no frame qualifies, the title is lockdep's own.
+prefixes (``__x64_sys_``, ``SyS_``, ``__se_sys_`` ...). Unreliable (``?``) frames are
+never used. When no frame qualifies, the title is lockdep's own. ``key_frame`` (the
+frame a graph shows for a dependency) follows the same choice.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from __future__ import annotations
 import re
 
 from lockgraph.engine.model import Frame
-from lockgraph.kernel.model import KINDS, KFrame, Report
+from lockgraph.kernel import syzbot
+from lockgraph.kernel.model import KINDS, KFrame, Splat
 
 _SKIP = re.compile(
     "|".join(
@@ -162,11 +163,17 @@ _PHRASES = {
     "nested-lock": "WARNING: locking bug in {}",
     "bad-contention": "WARNING: locking bug in {}",
     "held-exit": "WARNING: lock held at task exit in {}",
+    "locking-bug": "WARNING: locking bug in {}",
 }
 
 
-def signature(report: Report) -> str:
-    """The title grouping ``report`` with its duplicates."""
+def signature(report: Splat) -> str:
+    """The title grouping ``report`` with its duplicates: syzbot's own (``syzbot``) when
+    the report kept its title line, else one in its style from what is left."""
+    if report.text:
+        title = syzbot.title(report.text, report.text_callers)
+        if title:
+            return title
     function = key_function(report)
     phrase = _PHRASES.get(report.kind)
     if function and phrase:
@@ -176,7 +183,7 @@ def signature(report: Report) -> str:
     return f"WARNING: {KINDS.get(report.kind, KINDS['unknown'])}"
 
 
-def key_function(report: Report) -> str:
+def key_function(report: Splat) -> str:
     """The function a signature names, or "" when no frame qualifies."""
     kind = report.kind
     if kind in ("recursive", "irq-inversion"):
@@ -189,7 +196,7 @@ def key_function(report: Report) -> str:
         return _first(frames, extra=_SKIP_CIRCULAR)
     if kind == "irq-safe-unsafe":
         return _first(report.became_safe_at) or _first(report.backtrace)
-    if kind in ("inconsistent", "invalid-wait", "nested-lock", "bad-contention"):
+    if kind in ("inconsistent", "invalid-wait", "nested-lock", "bad-contention", "locking-bug"):
         return _first(report.backtrace)
     if kind == "rcu":
         return _first(report.backtrace, extra=_SKIP_RCU)

@@ -68,18 +68,19 @@ LOCK_EVENTS = frozenset(
 )
 
 _LINE = re.compile(
-    r"^\s*(?P<comm>.*?)[- ](?P<pid>\d+)(?:/\d+)?\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]\s+"
-    r"(?:(?P<flags>[.a-zA-Z0-9]{4,5})\s+)?(?P<ts>\d+\.\d+):\s+(?:\w+:)?(?P<event>\w+):"
+    r"^\s*(?P<comm>.*?)[- ](?P<pid>\d{1,18})(?:/\d+)?\s+(?:\(\s*[\d-]+\)\s+)?"
+    r"\[(?P<cpu>\d{1,18})\]\s+(?:(?P<flags>[.a-zA-Z0-9]{4,5})\s+)?"
+    r"(?P<ts>\d+\.\d+):\s+(?:\w+:)?(?P<event>\w+):"
     r"\s*(?P<args>.*?)\s*$"
 )
 _STAMP = re.compile(r"\s(\d+\.\d+):\s+")
 _HEAD = re.compile(
-    r"^\s*(?P<comm>.*?)[- ](?P<pid>\d+)(?:/\d+)?\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d+)\]"
+    r"^\s*(?P<comm>.*?)[- ](?P<pid>\d{1,18})(?:/\d+)?\s+(?:\(\s*[\d-]+\)\s+)?\[(?P<cpu>\d{1,18})\]"
     r"(?:\s+(?P<flags>[.a-zA-Z0-9]{4,5}))?\s*$"
 )
 _TAIL = re.compile(r"^(?:\w+:)?(?P<event>\w+):\s*(?P<args>.*?)\s*$")
 _LATENCY = re.compile(
-    r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?P<cpu>\d+)(?P<flags>[.a-zA-Z0-9]{4,5})\s+"
+    r"^\s*(?P<comm>.*?)-(?P<pid>\d{1,18})\s+(?P<cpu>\d{1,18})(?P<flags>[.a-zA-Z0-9]{4,5})\s+"
     r"(?P<ts>\d+)us\s*:\s+(?P<event>\w+):\s*(?P<args>.*?)\s*$"
 )
 _ACQUIRE = re.compile(

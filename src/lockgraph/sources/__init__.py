@@ -85,18 +85,6 @@ def read_traces(
     return stats
 
 
-def _first_line(
-    stream: IO[bytes], path: str, on_error: Callable[[InputError], None] | None
-) -> tuple[bytes, Iterable[bytes]]:
-    """The first line (to tell the format), and every line of ``stream``."""
-    head = stream.peek(1 << 12) if isinstance(stream, io.BufferedReader) else b""
-    if b"\n" in head:  # seen without reading it: the lines start at the first
-        return head.split(b"\n", 1)[0], lines_of(stream, path, on_error)
-    lines = lines_of(stream, path, on_error)
-    first = next(lines, b"")
-    return first, itertools.chain([first], lines)
-
-
 def can_relog(stats: ReadStats) -> str:
     """Why the files cannot be read a second time ("" when they can)."""
     if any(path == "-" for path, _ in stats.readers):
@@ -113,16 +101,26 @@ def relog_traces(stats: ReadStats, feed: Callable[[Action], None]) -> None:
     for path, reader in stats.readers:
         try:
             with open_binary(path) as stream, collector_paused():
-                # the lines as the first pass split them (the memo's keys); an overlong
-                # line was reported then, and skipped if it did not stop the reading
-                quiet = None if reader.on_error is None else _ignore
-                reader.relog(lines_of(stream, path, quiet), feed)
+                # lines the first pass refused (too long) were reported then
+                reader.relog(lines_of(stream, path, _ignore), feed)
         except (OSError, EOFError, ValueError) as exc:
             raise read_errors(path, exc) from None
 
 
 def _ignore(exc: InputError) -> None:
-    pass
+    """The second pass skips what the first pass reported."""
+
+
+def _first_line(
+    stream: IO[bytes], path: str, on_error: Callable[[InputError], None] | None
+) -> tuple[bytes, Iterable[bytes]]:
+    """The first line (to tell the format), and every line of ``stream``."""
+    head = stream.peek(1 << 12) if isinstance(stream, io.BufferedReader) else b""
+    if b"\n" in head:  # seen without reading it: the lines start at the first
+        return head.split(b"\n", 1)[0], lines_of(stream, path, on_error)
+    lines = lines_of(stream, path, on_error)
+    first = next(lines, b"")
+    return first, itertools.chain([first], lines)
 
 
 def _stem(path: str) -> str:
