@@ -440,10 +440,29 @@ def _finding(text: Any) -> Finding:
     data = json.loads(text)
     if not isinstance(data, dict):
         raise TypeError("a finding is not a JSON object")
+    if "\\ud" in text.lower():  # an escaped surrogate: a name that was not UTF-8
+        data = _as_text(data)
     finding = Finding.from_json(data)
     _conform(finding, Finding, "finding")
     _check_finding(finding)
     return finding
+
+
+def _as_text(value: Any) -> Any:
+    """``value`` with every string made encodable: a lone surrogate (from a file name
+    that was not UTF-8, read with Python's surrogate escapes) becomes U+FFFD."""
+    if isinstance(value, str):
+        return (
+            value.encode("utf-8", "surrogateescape")
+            .decode("utf-8", "replace")
+            .encode("utf-8", "replace")
+            .decode("utf-8")
+        )
+    if isinstance(value, list):
+        return [_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_as_text(k): _as_text(v) for k, v in value.items()}
+    return value
 
 
 def _check_finding(f: Finding) -> None:

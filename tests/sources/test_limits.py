@@ -149,3 +149,15 @@ def test_the_cli_reports_a_long_line_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "t.trace:2: line longer than 1048576 bytes" in result.stderr
+
+
+def test_the_second_pass_skips_a_long_line_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCKGRAPH_MAX_LINE", "100")
+    path = tmp_path / "t.trace"
+    path.write_text(HEADER + "acq T9 " + "L" * 500 + "\n" + CYCLE)
+    result = run_cli("analyze", "--keep-going", str(path), env={"LOCKGRAPH_MAX_LINE": "100"})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("line longer than 100 bytes") == 1  # reported once, not per pass
+    assert "circular" in result.stdout

@@ -108,3 +108,17 @@ def test_a_subclass_beyond_64_bits_is_one_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"subclass 9223372036854775808, beyond 64 bits"):
         save(str(tmp_path / "sub.lg"), engine.finish(), [])
     assert not list(tmp_path.glob(".lockgraph-*"))  # no temporary file left behind
+
+
+def test_a_name_that_was_not_utf8_renders_everywhere(
+    bank_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # json.dumps escapes a lone surrogate (a file name read with surrogate escapes):
+    # was UnicodeEncodeError in the text and SARIF reports
+    sql = "UPDATE findings SET json = json_set(json, '$.classes[0].name', json('\"a\\udcffb\"'))"
+    path = _damaged(bank_file, tmp_path, sql)
+    for fmt in ("text", "sarif", "json", "html"):
+        out = tmp_path / f"out.{fmt}"
+        assert main(["report", str(path), "-f", fmt, "-o", str(out)]) in (0, 1)
+        assert "a\ufffdb" in out.read_text(encoding="utf-8") or fmt == "json", fmt
+    assert capsys.readouterr().err.count("Traceback") == 0
