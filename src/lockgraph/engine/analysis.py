@@ -455,7 +455,13 @@ def set_verdict(
         return
     blocked = set(verdict.blocked)
     order = [*verdict.witness, *(p for p in verdict.blocked if p not in set(verdict.witness))]
-    steps = [witness_step(run, log, p, sites, p in blocked) for p in order]
+    shown = witness_summary(log, order, blocked)
+    if len(shown) < len(order):
+        f.notes.append(
+            f"the deadlocking schedule has {len(order)} events; shown: the {len(shown)} "
+            "of the blocked tasks that matter (how each got the locks it holds, and blocks)"
+        )
+    steps = [witness_step(run, log, p, sites, p in blocked) for p in shown]
     # name an instance only where the witness takes several of its class
     instances: dict[str, set[str]] = {}
     for step in steps:
@@ -465,6 +471,36 @@ def set_verdict(
         if len(instances.get(step.target, ())) < 2:
             step.instance = ""
     f.witness = steps
+
+
+WITNESS_SHOWN = 24
+"""Events of a deadlocking schedule a report shows in full; a longer schedule is
+summarised by ``witness_summary``."""
+
+
+def witness_summary(log: EventLog, order: list[int], blocked: set[int]) -> list[int]:
+    """The events of a schedule a reader needs: all of them when it is short; else, for
+    each blocked task, its fork, the acquisitions of the locks it still holds when it
+    blocks, and the blocking event, in schedule order."""
+    if len(order) <= WITNESS_SHOWN:
+        return order
+    tasks = {log.tasks[p] for p in blocked}
+    holding: dict[tuple[int, int], int] = {}  # (task, lock) -> its open acquisition
+    kept: set[int] = set(blocked)
+    for p in order:
+        if p in blocked:
+            continue
+        op, task, obj = log.ops[p], log.tasks[p], log.objs[p]
+        if op == Op.FORK and obj in tasks:
+            kept.add(p)
+        elif task not in tasks:
+            continue
+        elif op == Op.ACQUIRE:
+            holding.setdefault((task, obj), p)
+        elif op == Op.RELEASE:
+            holding.pop((task, obj), None)
+    kept.update(holding.values())
+    return [p for p in order if p in kept]
 
 
 def witness_step(
