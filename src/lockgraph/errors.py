@@ -16,7 +16,9 @@ MESSAGE_SHOWN = 1000
 PATH_SHOWN = 4096
 """Characters of a file name an error message shows (a path is never cut short)."""
 
-_LONG_TOKEN = re.compile(rf"\S{{{TOKEN_SHOWN + 1},}}")
+MESSAGE_TOKEN_SHOWN = 256
+"""Characters of one token a whole error message keeps (a file name fits)."""
+_LONG_TOKEN = re.compile(rf"\S{{{MESSAGE_TOKEN_SHOWN + 1},}}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u2028\u2029]")
 
 
@@ -29,8 +31,8 @@ def shown(text: str, limit: int = TOKEN_SHOWN) -> str:
 
 def one_line(message: str) -> str:
     """A message fit for one line of a terminal: long tokens cut, control characters escaped."""
-    if len(message) > TOKEN_SHOWN:
-        message = _LONG_TOKEN.sub(lambda m: shown(m.group()), message)
+    if len(message) > MESSAGE_TOKEN_SHOWN:
+        message = _LONG_TOKEN.sub(lambda m: shown(m.group(), MESSAGE_TOKEN_SHOWN), message)
     if _CONTROL.search(message):
         message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
     return shown(message, MESSAGE_SHOWN)
