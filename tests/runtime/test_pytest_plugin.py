@@ -147,7 +147,7 @@ def test_imports_option_records_module_import_locks(core: str, tmp_path: Path) -
             if e.bits and e.src.name.startswith("import(")
         }
 
-    edge = "import(lg_plugin) -> Lock@lg_registry.py:2"
+    edge = "import(lg_plugin) -> lg_registry.lock"
     assert import_edges() == set()
     assert edge in import_edges("--lockgraph-imports")
     (tmp_path / "pytest.ini").write_text("[pytest]\nlockgraph_imports = true\n")

@@ -696,6 +696,12 @@ class Recorder:
 KNOWN_SAFE = [
     (
         "recursive-locking",
+        "Future._condition",
+        "*concurrent/futures/_base.py:__enter__",
+        "ordered: concurrent.futures._AcquireFutures takes the futures' conditions sorted by id()",
+    ),
+    (
+        "recursive-locking",
         "Condition@*concurrent/futures/_base.py:*",
         "*concurrent/futures/_base.py:__enter__",
         "ordered: concurrent.futures._AcquireFutures takes the futures' conditions sorted by id()",

@@ -9,10 +9,13 @@ created and where: ``Condition@app/jobs.py:41``.
 
 from __future__ import annotations
 
+import bisect
+import dis
 import os
 import sys
 import threading
 from types import CodeType, FrameType
+from typing import Any
 
 from lockgraph.engine.model import Frame, Stack
 
@@ -147,34 +150,260 @@ class CreationSite:
         self.stack = stack
 
 
-_sites: dict[tuple[CodeType, int, str], CreationSite] = {}
+MAX_FACTORY_HOPS = 4
+"""Frames a creation is followed outwards through ``return`` (a ``_create_lock()``)."""
+
+_QUEUE = os.path.join(os.path.dirname(_THREADING), "queue.py")
+_OWNED = {_THREADING: False, _QUEUE: True}
+"""Modules whose objects' locks belong to the object: the class is the caller's call
+that made the object. ``True``: the attribute path is kept (``jobs.mutex``)."""
+_PY310 = sys.version_info < (3, 11)
+
+_sites: dict[tuple[Any, ...], CreationSite] = {}
 
 
 def creation_site(kind: str, depth: int = 2, skip: str = "") -> CreationSite:
     """The class of a lock being created ``depth`` frames up from the caller.
 
-    Frames in ``threading``, in lockgraph, and in files under the directory ``skip``
-    are passed over: the class is where user code asked for the object.
+    The class is the creating *call* (code object and instruction), so two locks made
+    on one line are two classes. Frames in lockgraph and under the directory ``skip``
+    are passed over; so are ``threading``'s and ``queue``'s (a ``Condition()``'s lock,
+    a ``Queue()``'s mutex belong to the call that made the Condition or the Queue). A
+    call whose result is returned at once (a ``_create_lock()`` helper) is followed
+    to its caller, up to ``MAX_FACTORY_HOPS`` frames. Everything but the walk is
+    cached per call site: a lock's creation costs a few frame hops and dict lookups,
+    its acquisitions nothing.
     """
     frame: FrameType | None = _getframe(depth)
     made = kind
+    path: list[str] = []
+    first: FrameType | None = None
+    hops = 0
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
-        if filename in _SKIP_FOR_CLASS or is_own(filename) or (skip and filename.startswith(skip)):
-            if code.co_name == "__init__":
+        owned = _OWNED.get(filename)
+        if owned is not None or is_own(filename) or (skip and filename.startswith(skip)):
+            if code.co_name == "__init__" and not is_own(filename):
                 owner = frame.f_locals.get("self")
                 if owner is not None:
                     made = type(owner).__name__
+                if owned:
+                    what, attr = target(code, frame.f_lasti)
+                    if what == "self":
+                        path.insert(0, attr)
+            frame = frame.f_back
+            continue
+        if first is None:
+            first = frame
+        if (
+            hops < MAX_FACTORY_HOPS
+            and frame.f_back is not None
+            and target(code, frame.f_lasti)[0] == "return"
+        ):
+            hops += 1
             frame = frame.f_back
             continue
         break
-    if frame is None:
+    if frame is None or first is None:
         return CreationSite(made, f"{made}@?", ())
-    key = (frame.f_code, frame.f_lineno, made)
+    key = (frame.f_code, frame.f_lasti, made, *path)
     site = _sites.get(key)
     if site is None:
-        stack = stack_from(frame)
-        top = stack[0] if stack else Frame("?", 0, "")
-        site = _sites[key] = CreationSite(made, f"{made}@{top.file}:{top.line}", stack)
+        if len(_sites) >= _FRAME_CACHE_LIMIT:
+            _sites.clear()
+        name = program_name(frame, made)
+        if path:
+            name = f"{name}.{'.'.join(path)}"
+        site = _sites[key] = CreationSite(made, name, stack_from(first))
     return site
+
+
+# -- names from the program ------------------------------------------------------
+
+_Op = tuple[int, str, Any, int, int]
+"""(offset, opname, argval, line, column) of one instruction (no caches)."""
+
+_code_ops: dict[int, tuple[CodeType, list[_Op], list[int]]] = {}
+_targets: dict[tuple[int, int], tuple[CodeType, tuple[str, str]]] = {}
+_claimed: dict[str, str] = {}
+"""Program names given so far -> who owns them (module and owner): a second owner of
+a name (``Cache._lock`` in two modules) gets it qualified with its module."""
+
+_LOADS_BEFORE_CALL = ("PUSH_NULL", "PRECALL", "KW_NAMES", "NOP", "EXTENDED_ARG")
+
+
+def _ops(code: CodeType) -> tuple[list[_Op], list[int]]:
+    hit = _code_ops.get(id(code))
+    if hit is not None and hit[0] is code:
+        return hit[1], hit[2]
+    if len(_code_ops) >= _FRAME_CACHE_LIMIT:
+        _code_ops.clear()
+    ops: list[_Op] = []
+    line = 0
+    for ins in dis.get_instructions(code):
+        if ins.opname == "CACHE":
+            continue
+        col = -1
+        positions = getattr(ins, "positions", None)
+        if positions is not None and positions.lineno is not None:
+            line = positions.lineno
+            col = positions.col_offset if positions.col_offset is not None else -1
+        elif _PY310 and ins.starts_line:
+            line = int(ins.starts_line)
+        ops.append((ins.offset, ins.opname, ins.argval, line, col))
+    offsets = [op[0] for op in ops]
+    _code_ops[id(code)] = (code, ops, offsets)
+    return ops, offsets
+
+
+def _store_at(code: CodeType, ops: list[_Op], j: int) -> tuple[tuple[str, str], int]:
+    """The store at ``ops[j]``: (what, name) and the index after it (what: ``""`` none)."""
+    if j >= len(ops):
+        return ("", ""), j
+    name = ops[j][1]
+    arg = str(ops[j][2])
+    if name == "STORE_GLOBAL" or (name == "STORE_NAME" and code.co_name == "<module>"):
+        return ("global", arg), j + 1
+    if name == "STORE_NAME":
+        return ("classbody", arg), j + 1
+    if name in ("STORE_FAST", "STORE_DEREF"):
+        return ("local", arg), j + 1
+    if name.startswith("LOAD_") and j + 1 < len(ops) and ops[j + 1][1] == "STORE_ATTR":
+        attr = str(ops[j + 1][2])
+        first_arg = code.co_varnames[0] if code.co_argcount else None
+        if name in ("LOAD_FAST", "LOAD_FAST_CHECK") and arg == first_arg:
+            return ("self", attr), j + 2
+        if name in ("LOAD_FAST", "LOAD_NAME", "LOAD_GLOBAL", "LOAD_DEREF"):
+            return ("obj", f"{arg}.{attr}"), j + 2
+    return ("", ""), j
+
+
+def _is_swap(op: _Op) -> bool:
+    return op[1] == "ROT_TWO" or (op[1] == "SWAP" and op[2] == 2)
+
+
+def target(code: CodeType, lasti: int) -> tuple[str, str]:
+    """What the program does with the result of the call at ``lasti`` in ``code``:
+    ``("return", "")``, a store (``"self"``, ``"global"``, ``"classbody"``,
+    ``"obj"``, ``"local"`` and the name), or ``("", "")``. Cached per call site."""
+    key = (id(code), lasti)
+    hit = _targets.get(key)
+    if hit is not None and hit[0] is code:
+        return hit[1]
+    if len(_targets) >= _FRAME_CACHE_LIMIT:
+        _targets.clear()
+    result = _find_target(code, lasti)
+    _targets[key] = (code, result)
+    return result
+
+
+def _find_target(code: CodeType, lasti: int) -> tuple[str, str]:
+    try:
+        ops, offsets = _ops(code)
+    except Exception:  # a code object dis cannot read
+        return ("", "")
+    i = bisect.bisect_right(offsets, lasti) - 1
+    j = i + 1
+    if i < 0 or j >= len(ops):
+        return ("", "")
+    if ops[j][1] == "RETURN_VALUE":
+        return ("return", "")
+    if _is_swap(ops[j]):  # ``a, b = x(), y()``: this is y(), stored second
+        first, k = _store_at(code, ops, j + 1)
+        return _store_at(code, ops, k)[0] if first[0] else ("", "")
+    found, _ = _store_at(code, ops, j)
+    if found[0]:
+        return found
+    # ``a, b = x(), y()``: this is x() if only loads and one call come before the swap
+    k = j
+    while (
+        k < len(ops)
+        and k < j + 12
+        and (ops[k][1].startswith("LOAD_") or ops[k][1] in _LOADS_BEFORE_CALL)
+    ):
+        k += 1
+    if k + 1 < len(ops) and ops[k][1].startswith("CALL") and _is_swap(ops[k + 1]):
+        return _store_at(code, ops, k + 2)[0]
+    return ("", "")
+
+
+def _module(frame: FrameType) -> str:
+    name = str(frame.f_globals.get("__name__") or "")
+    if not name or name == "__main__":
+        name = os.path.splitext(os.path.basename(frame.f_code.co_filename))[0]
+    return name
+
+
+def _owner_class(frame: FrameType, code: CodeType) -> str:
+    """The class whose method ``code`` is (``Cache`` for ``Cache.__init__``)."""
+    parts = str(getattr(code, "co_qualname", "")).split(".")
+    if len(parts) >= 2 and parts[-2] != "<locals>":
+        return parts[-2]
+    obj = frame.f_locals.get(code.co_varnames[0]) if code.co_argcount else None
+    cls = obj if isinstance(obj, type) else type(obj)
+    for c in cls.__mro__:
+        fn = c.__dict__.get(code.co_name)
+        if getattr(getattr(fn, "__func__", fn), "__code__", None) is code:
+            return c.__name__
+    return cls.__name__
+
+
+def _call_suffix(code: CodeType, lasti: int, line: int) -> str:
+    """``:COLUMN`` (``:callN`` on 3.10) when the line has more than one call."""
+    ops, offsets = _ops(code)
+    calls = [
+        op for op in ops if op[3] == line and op[1].startswith("CALL") and "INTRINSIC" not in op[1]
+    ]
+    if len(calls) < 2:
+        return ""
+    i = bisect.bisect_right(offsets, lasti) - 1
+    mine = ops[i] if i >= 0 else None
+    if mine is None:
+        return ""
+    if mine[4] >= 0:  # 3.11+: the column where the call starts (1-based, as editors)
+        return f":{mine[4] + 1}"
+    n = next((k for k, op in enumerate(calls) if op[0] == mine[0]), 0)
+    return f":call{n + 1}"
+
+
+def program_name(frame: FrameType, made: str) -> str:
+    """The class name of a lock created by the call ``frame`` is in: where the program
+    keeps the result (``Cache._lock``, ``app.REGISTRY_LOCK``), else ``made@file:line``."""
+    code = frame.f_code
+    what, name = target(code, frame.f_lasti)
+    module = ""
+    base = ""
+    owner = ""
+    try:
+        if what == "self":
+            module = _module(frame)
+            owner = _owner_class(frame, code)
+            base = f"{owner}.{name}"
+        elif what == "global":
+            base = f"{_module(frame)}.{name}"
+        elif what == "classbody":
+            module = _module(frame)
+            owner = str(frame.f_locals.get("__qualname__", code.co_name))
+            base = f"{owner}.{name}"
+        elif what == "obj":
+            var, _, attr = name.partition(".")
+            value = frame.f_locals.get(var, frame.f_globals.get(var))
+            if isinstance(value, type(os)):
+                base = f"{value.__name__}.{attr}"
+            elif value is not None:
+                module = _module(frame)
+                owner = type(value).__name__
+                base = f"{owner}.{attr}"
+    except Exception:  # a frame whose locals cannot be read: the site names it
+        base = ""
+    if not base:
+        line = frame.f_lineno or 0
+        shown = display_path(code.co_filename)
+        return f"{made}@{shown}:{line}{_call_suffix(code, frame.f_lasti, line)}"
+    if module:
+        claim = f"{module}:{owner}"
+        holder = _claimed.setdefault(base, claim)
+        if holder != claim:
+            base = f"{module}.{base}"
+    return base
