@@ -77,6 +77,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "lockgraph_imports", "lockgraph: record module import locks", type="bool", default=False
     )
+    group.addoption(
+        "--lockgraph-full-stacks",
+        action="store_true",
+        default=None,
+        help="lockgraph: keep every frame in stacks (pytest's and the library's too)",
+    )
+    parser.addini(
+        "lockgraph_full_stacks", "lockgraph: keep every frame", type="bool", default=False
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,6 +116,8 @@ def _settings(config: pytest.Config) -> Any:
         overrides["show_pruned"] = True
     if config.getoption("lockgraph_imports") or config.getini("lockgraph_imports"):
         overrides["imports"] = True
+    if config.getoption("lockgraph_full_stacks") or config.getini("lockgraph_full_stacks"):
+        overrides["full_stacks"] = True
     settings.update(overrides, "pytest options")
     settings.suppress += list(config.getini("lockgraph_suppress") or [])
     settings.suppress += list(config.getoption("lockgraph_suppress") or [])

@@ -31,7 +31,7 @@ def test_ba():
 
 @pytest.mark.lockgraph_expect("recursive-locking")
 def test_expected():
-    x, y = threading.Lock(), threading.Lock()  # one line: one lock class
+    x, y = [threading.Lock() for _ in range(2)]  # one call: one lock class
     with x:
         with y:
             pass

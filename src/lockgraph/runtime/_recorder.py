@@ -94,6 +94,7 @@ class Recorder:
         self.engine = Engine()
         # Short-lived locks each make instance-trie nodes: start afresh sooner.
         self.engine.instance_chain_limit = INSTANCE_CHAIN_LIMIT
+        _sites.set_full_stacks(config.full_stacks)
         self.engine.on_cycle = self._on_cycle
         self.engine.on_finding = self._on_finding
         self.mutex = _allocate_lock()
@@ -103,6 +104,8 @@ class Recorder:
         self._collected: list[tuple[str, Any]] = []
         self._pending: list[list[Step]] = []
         self._pending_edges: set[Edge] = set()
+        self._marks: dict[int, list[tuple[Any, ...]]] = {}
+        """Task id -> the (code, line, frame id) of each entry of its engine held stack."""
         self.active_events: set[str] = set()
         """Events some task waited on while holding a lock: only their signals matter."""
         self.marks: list[tuple[int, str]] = []
@@ -331,17 +334,22 @@ class Recorder:
                 seen.add(id(entry[0]))  # a second entry is a thread waiting for a handoff
                 want.append((self.use(rec, entry[4]), entry))
         have = task.held
+        # Where each engine entry was taken (code, line, frame): a lock released and
+        # taken again elsewhere is a new acquisition, whose site the engine must have.
+        marks = self._marks.setdefault(task.id, [])
         k = 0
-        n = min(len(have), len(want))
-        while k < n and have[k][0] is want[k][0]:
+        n = min(len(have), len(want), len(marks))
+        while k < n and have[k][0] is want[k][0] and marks[k] == want[k][1][1:4]:
             k += 1
         engine = self.engine
         while len(task.held) > k:
             top = task.held[-1][0].lock
             top.depth = 0  # re-entries are the core's business, not the engine's
             engine.release(task, top)
+        del marks[k:]
         for use, entry in want[k:]:
             engine.acquire(task, use, _sites.entry_stack(entry[1], entry[2], entry[3]))
+            marks.append(entry[1:4])
 
     def _acquire(
         self,
@@ -697,7 +705,7 @@ KNOWN_SAFE = [
     (
         "recursive-locking",
         "Future._condition",
-        "*concurrent/futures/_base.py:__enter__",
+        "*",  # only concurrent.futures takes these (sites hide its frames)
         "ordered: concurrent.futures._AcquireFutures takes the futures' conditions sorted by id()",
     ),
     (

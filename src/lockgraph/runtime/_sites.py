@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import bisect
 import dis
+import linecache
 import os
 import sys
+import sysconfig
 import threading
 from types import CodeType, FrameType
 from typing import Any
@@ -21,20 +23,61 @@ from lockgraph.engine.model import Frame, Stack
 
 MAX_FRAMES = 24
 """Frames kept per stack (innermost first)."""
+MAX_WALK = 256
+"""Frames looked at per stack: hidden frames are skipped, not counted, up to this."""
 
 _RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 _PACKAGE_DIR = os.path.dirname(_RUNTIME_DIR)
 _THREADING = os.path.abspath(threading.__file__)
-_SKIP_FOR_CLASS = {_THREADING}
 _getframe = sys._getframe
 
 _display: dict[str, str] = {}
 _own: dict[str, bool] = {}
+_hidden: dict[str, bool] = {}
 _cwd = os.getcwd()
+_full_stacks = False
+
+
+def _library_dirs() -> tuple[list[str], list[str]]:
+    """(site-packages directories, standard library directories), longest first."""
+    site = {
+        os.path.abspath(p)
+        for p in sys.path
+        if p and os.path.basename(p.rstrip(os.sep)) in ("site-packages", "dist-packages")
+    }
+    paths = sysconfig.get_paths()
+    for key in ("purelib", "platlib"):
+        if paths.get(key):
+            site.add(os.path.abspath(paths[key]))
+    std = {os.path.abspath(paths[k]) for k in ("stdlib", "platstdlib") if paths.get(k)}
+    std.add(os.path.dirname(_THREADING))
+    return sorted(site, key=len, reverse=True), sorted(std, key=len, reverse=True)
+
+
+_SITE_DIRS, _STD_DIRS = _library_dirs()
+_HIDDEN_PACKAGES = ("lockgraph", "_pytest", "pytest", "pluggy", "xdist", "execnet")
+"""Packages under site-packages whose frames are machinery, not the program."""
+
+
+def set_full_stacks(flag: bool) -> None:
+    """Keep every frame (``--full-stacks``): the interpreter's library, pytest, lockgraph."""
+    global _full_stacks
+    if flag != _full_stacks:
+        _full_stacks = flag
+        _frames.clear()
+
+
+def _under(path: str, dirs: list[str]) -> str:
+    """``path`` relative to the first of ``dirs`` that holds it (empty: none does)."""
+    for d in dirs:
+        if path.startswith(d + os.sep):
+            return path[len(d) + 1 :]
+    return ""
 
 
 def display_path(filename: str) -> str:
-    """A file as reports show it: relative to the working directory when inside it."""
+    """A file as reports show it: relative to the working directory (the project root)
+    when inside it, else to its ``site-packages`` or standard library directory."""
     shown = _display.get(filename)
     if shown is None:
         shown = filename
@@ -45,6 +88,8 @@ def display_path(filename: str) -> str:
                 rel = filename
             if not rel.startswith(".."):
                 shown = rel
+            else:
+                shown = _under(filename, _SITE_DIRS) or _under(filename, _STD_DIRS) or filename
         _display[filename] = shown
     return shown
 
@@ -60,13 +105,33 @@ def is_own(filename: str) -> bool:
     return own
 
 
+def is_hidden(filename: str) -> bool:
+    """Whether a frame of this file is machinery rather than the program: the
+    interpreter's own library (``threading``, ``asyncio``, ``runpy``, ...), lockgraph,
+    pytest and pluggy. Hidden unless ``--full-stacks``."""
+    hidden = _hidden.get(filename)
+    if hidden is None:
+        path = os.path.abspath(filename)
+        if filename.startswith("<frozen ") or path.startswith(_PACKAGE_DIR + os.sep):
+            hidden = True
+        else:
+            site = _under(path, _SITE_DIRS)
+            if site:
+                hidden = site.split(os.sep, 1)[0].split(".")[0] in _HIDDEN_PACKAGES
+            else:
+                hidden = bool(_under(path, _STD_DIRS))
+        _hidden[filename] = hidden
+    return hidden
+
+
 def frame_of(code: CodeType, line: int) -> Frame:
-    return Frame(display_path(code.co_filename), line, code.co_name)
+    text = linecache.getline(code.co_filename, line).strip() if line > 0 else ""
+    return Frame(display_path(code.co_filename), line, code.co_name, text)
 
 
 _FRAME_CACHE_LIMIT = 100_000
 _frames: dict[tuple[int, int], tuple[CodeType, Frame | None]] = {}
-"""(id(code), line) -> (code, its frame, or None for lockgraph's own): a stack costs one
+"""(id(code), line) -> (code, its frame, or None for a hidden one): a stack costs one
 lookup a frame. Keyed by identity (hashing a code object hashes its contents); the
 entry keeps its code alive and is checked against it, so an id reused is a miss."""
 
@@ -74,7 +139,9 @@ entry keeps its code alive and is checked against it, so an id reused is a miss.
 def _frame(code: CodeType, line: int) -> Frame | None:
     if len(_frames) >= _FRAME_CACHE_LIMIT:
         _frames.clear()  # code made at run time (exec, templates) must not grow it forever
-    made = None if is_own(code.co_filename) else frame_of(code, line)
+    filename = code.co_filename
+    hidden = is_own(filename) or (not _full_stacks and is_hidden(filename))
+    made = None if hidden else frame_of(code, line)
     _frames[(id(code), line)] = (code, made)
     return made
 
@@ -93,21 +160,40 @@ def hide_from(code: CodeType) -> None:
 
 
 def stack_from(frame: FrameType | None, first_line: int = -1) -> Stack:
-    """The stack from ``frame`` outwards, lockgraph's own frames left out."""
+    """The stack from ``frame`` outwards: lockgraph's own frames left out, and the
+    machinery's (``is_hidden``) unless ``--full-stacks``. A stack that would be
+    empty (a thread of the library's own) keeps its innermost frames."""
+    start = frame
     frames: list[Frame] = []
     known = _frames
-    while frame is not None and len(frames) < MAX_FRAMES:
+    walked = 0
+    while frame is not None and len(frames) < MAX_FRAMES and walked < MAX_WALK:
+        walked += 1
         code = frame.f_code
         key = id(code)
         if key in _outermost and _outermost[key] is code:
             while frames and frames[-1].file in _RUNPY_SHOWN:
                 frames.pop()
             break
-        line = first_line if first_line >= 0 and not frames else (frame.f_lineno or 0)
+        line = first_line if first_line >= 0 and frame is start else (frame.f_lineno or 0)
         entry = known.get((key, line))
         made = entry[1] if entry is not None and entry[0] is code else _frame(code, line)
         if made is not None:
             frames.append(made)
+        frame = frame.f_back
+    if not frames and start is not None and not _full_stacks:
+        return _unfiltered(start, first_line)
+    return tuple(frames)
+
+
+def _unfiltered(frame: FrameType | None, first_line: int) -> Stack:
+    frames: list[Frame] = []
+    start = frame
+    while frame is not None and len(frames) < MAX_FRAMES:
+        code = frame.f_code
+        if not is_own(code.co_filename):
+            line = first_line if first_line >= 0 and frame is start else (frame.f_lineno or 0)
+            frames.append(frame_of(code, line))
         frame = frame.f_back
     return tuple(frames)
 
