@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.runtime.rt_helpers import FINDINGS_JSON, findings_of, run_python
 
 from lockgraph.store import load_findings, load_run
-from tests.runtime.rt_helpers import run_python
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus" / "python"
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "python"
@@ -88,8 +88,6 @@ _dump()
 
 
 def test_factories_seen_through_and_one_line_two_classes(core: str, tmp_path: Path) -> None:
-    from tests.runtime.rt_helpers import FINDINGS_JSON, findings_of
-
     result = run_python(FINDINGS_JSON + FACTORY, core, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert findings_of(result) == []  # no false recursive-locking
