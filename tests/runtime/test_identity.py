@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.runtime.rt_helpers import FINDINGS_JSON, findings_of, run_python
+from rt_helpers import FINDINGS_JSON, findings_of, run_python
 
 from lockgraph.store import load_findings, load_run
 

@@ -75,12 +75,12 @@ def patch(p: Patches, rec: Recorder) -> None:
     def engine_release(task: Task, use: Any, site: Any) -> None:
         rec.engine.release(task, use.lock, site)
 
-    def engine_wait(task: Task, event: str, site: Any) -> None:
+    def engine_wait(task: Task, event: str, owner: Any, site: Any) -> None:
         rec.active_events.add(event)
-        rec.engine.wait(task, rec.engine.event(event), site)
+        rec.engine.wait(task, rec.event_use(event, owner), site)
 
-    def engine_signal(task: Task, event: str, site: Any) -> None:
-        rec.engine.signal(task, rec.engine.event(event), site)
+    def engine_signal(task: Task, event: str, owner: Any, site: Any) -> None:
+        rec.engine.signal(task, rec.event_use(event, owner), site)
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         orig_init(self, *args, **kwargs)
@@ -136,7 +136,7 @@ def patch(p: Patches, rec: Recorder) -> None:
                     # the condition's own lock is released while waiting
                     _without(rec, task, own)
                     try:
-                        run(engine_wait, task, event)
+                        run(engine_wait, task, event, self)
                     finally:
                         _restore(rec, task, saved)
             return await orig_wait(self, *args, **kwargs)
@@ -151,7 +151,7 @@ def patch(p: Patches, rec: Recorder) -> None:
             if event is not None and event in rec.active_events:
                 task = tasks.current()
                 if task is not None:
-                    run(engine_signal, task, event)
+                    run(engine_signal, task, event, self)
             return orig(self, *args, **kwargs)
 
         p.set(cls, method, signal)
@@ -170,7 +170,7 @@ def patch(p: Patches, rec: Recorder) -> None:
         if event is not None and self.locked():  # it will wait
             task = tasks.current()
             if task is not None and task.held:
-                run(engine_wait, task, event)
+                run(engine_wait, task, event, self)
         return await orig_sem_acquire(self)
 
     named(sem_cls, "asyncio.Semaphore")

@@ -167,8 +167,9 @@ class Recorder:
         frame = _sites.user_frame()
         return frame is not None and any(e[3] == id(frame) for e in mine)
 
-    def wait(self, event: str, exclude: Any = None) -> None:
-        """The calling thread is about to wait for ``event`` (the held locks depend on it)."""
+    def wait(self, event: str, exclude: Any = None, owner: Any = None) -> None:
+        """The calling thread is about to wait for ``event`` (the held locks depend on it);
+        ``owner`` is the object waited on (a Condition, a Future): its own instance."""
         ts = self.core.current()
         if ts is None or ts.busy:
             return
@@ -178,7 +179,7 @@ class Recorder:
         ts.busy = True
         try:
             site = _sites.current_stack()
-            new = self._locked(self._wait, ts, held, event, site)
+            new = self._locked(self._wait, ts, held, event, site, owner)
             if new:
                 self._act(new, site, None)
         except DeadlockError:
@@ -188,7 +189,7 @@ class Recorder:
         finally:
             ts.busy = False
 
-    def signal(self, event: str) -> None:
+    def signal(self, event: str, owner: Any = None) -> None:
         """The calling thread makes ``event`` happen (a notify, a future's result)."""
         if event not in self.active_events:
             return  # nobody ever waited for it holding a lock
@@ -198,7 +199,7 @@ class Recorder:
         ts.busy = True
         try:
             site = _sites.current_stack()
-            self._locked(self._signal, ts, ts.held(), event, site)
+            self._locked(self._signal, ts, ts.held(), event, site, owner)
         except Exception as exc:
             self._internal_error(exc)
         finally:
@@ -368,17 +369,50 @@ class Recorder:
         if self._pending_edges and any(e in self._pending_edges for e in task.ichain.chain.edges):
             self._collected.append(("recheck", None))
 
-    def _wait(self, ts: ThreadStateLike, held: list[HeldEntry], event: str, site: Stack) -> None:
+    def _wait(
+        self,
+        ts: ThreadStateLike,
+        held: list[HeldEntry],
+        event: str,
+        site: Stack,
+        owner: Any = None,
+    ) -> None:
         task = self._task(ts)
         self._sync(task, held)
         self.active_events.add(event)
-        self.engine.wait(task, self.engine.event(event), site)
+        self.engine.wait(task, self.event_use(event, owner), site)
 
-    def _signal(self, ts: ThreadStateLike, held: list[HeldEntry], event: str, site: Stack) -> None:
+    def _signal(
+        self,
+        ts: ThreadStateLike,
+        held: list[HeldEntry],
+        event: str,
+        site: Stack,
+        owner: Any = None,
+    ) -> None:
         task = self._task(ts)
         self._sync(task, held)
-        self.engine.signal(task, self.engine.event(event), site)
+        self.engine.signal(task, self.event_use(event, owner), site)
         ts.forget()  # the task's token changed: chains must be seen again
+
+    def event_use(self, event: str, owner: Any = None) -> LockUse:
+        """The event's pseudo-lock (under the mutex): one instance per object waited on
+        (``owner``: a Condition, a Future, a task), so an instance-level cycle through
+        a wait is claimed only when one object's wait and signal were both seen."""
+        if owner is None:
+            return self.engine.event(event)
+        use: LockUse | None = getattr(owner, "_lockgraph_use", None)
+        if use is None or use.lock.cls.name != event:
+            engine = self.engine
+            cls = engine.lock_class(event, kind=ClassKind.EVENT)
+            n = self._serial.get(cls.key, 0) + 1
+            self._serial[cls.key] = n
+            use = engine.use(engine.lock(f"{event}#{n}", cls))
+            try:
+                owner._lockgraph_use = use
+            except (AttributeError, TypeError):  # no room on it: the class-wide event
+                return self.engine.event(event)
+        return use
 
     def _fork(self, ts: ThreadStateLike, thread: threading.Thread) -> None:
         parent = self._task(ts)
