@@ -176,6 +176,8 @@ def patch_futures(p: Patches, rec: Recorder) -> None:
         orig_init(self)
         site = _sites.creation_site("Future", skip=_FUTURES_DIR)
         self._lockgraph_event = f"(result of {site.name})"
+        self._lockgraph_elsewhere = False
+        """Signalled by whoever completes it on another's behalf (``_asyncio``)."""
 
     def result(self: Any, timeout: float | None = None) -> Any:
         event = getattr(self, "_lockgraph_event", None)
@@ -191,13 +193,13 @@ def patch_futures(p: Patches, rec: Recorder) -> None:
 
     def set_result(self: Any, value: Any) -> None:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None and event in rec.active_events:
+        if event is not None and event in rec.active_events and not self._lockgraph_elsewhere:
             rec.signal(event, self)
         orig_set_result(self, value)
 
     def set_exception(self: Any, exc: Any) -> None:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None and event in rec.active_events:
+        if event is not None and event in rec.active_events and not self._lockgraph_elsewhere:
             rec.signal(event, self)
         orig_set_exception(self, exc)
 
