@@ -195,3 +195,35 @@ def test_full_stacks_keeps_the_machinery(core: str, tmp_path: Path, full: bool) 
     data = json.dumps([f.to_json() for f in load_findings(str(tmp_path / ".lockgraph"))])
     assert ("threading.py" in data) == full
     assert "lockgraph" not in data.replace("lockgraph.", "")  # never lockgraph's own
+
+
+QUEUES = """
+import queue, threading, lockgraph
+lockgraph.enable()
+
+class JobQueue(queue.Queue):
+    def __init__(self):
+        super().__init__()
+
+class Pool:
+    def __init__(self):
+        self.jobs = JobQueue()
+        self.results = queue.Queue()
+        self._cond = threading.Condition()
+
+p = Pool()
+for q in (p.jobs, p.results):
+    print("NAME=" + q.mutex._lockgraph_rec.site.name, q.not_empty._lockgraph_event)
+print("NAME=" + p._cond._lock._lockgraph_rec.site.name, p._cond._lockgraph_event)
+"""
+
+
+def test_queues_and_conditions_belong_to_the_call_that_made_them(core: str, tmp_path: Path) -> None:
+    result = run_python(QUEUES, core, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    names = [x[len("NAME=") :] for x in result.stdout.splitlines() if x.startswith("NAME=")]
+    assert names == [
+        "Pool.jobs.mutex (wait Pool.jobs.not_empty)",
+        "Pool.results.mutex (wait Pool.results.not_empty)",
+        "Pool._cond (wait Pool._cond)",
+    ]

@@ -282,14 +282,14 @@ def creation_site(kind: str, depth: int = 2, skip: str = "") -> CreationSite:
             continue
         if first is None:
             first = frame
-        if (
-            hops < MAX_FACTORY_HOPS
-            and frame.f_back is not None
-            and target(code, frame.f_lasti)[0] == "return"
-        ):
-            hops += 1
-            frame = frame.f_back
-            continue
+        if hops < MAX_FACTORY_HOPS and frame.f_back is not None:
+            what = target(code, frame.f_lasti)[0]
+            # a factory's ``return``, or a subclass's ``super().__init__()`` of an
+            # object that owns locks (a Queue subclass): the caller's call decides
+            if what == "return" or (what == "discard" and path and code.co_name == "__init__"):
+                hops += 1
+                frame = frame.f_back
+                continue
         break
     if frame is None or first is None:
         return CreationSite(made, f"{made}@?", ())
@@ -371,7 +371,7 @@ def _is_swap(op: _Op) -> bool:
 
 def target(code: CodeType, lasti: int) -> tuple[str, str]:
     """What the program does with the result of the call at ``lasti`` in ``code``:
-    ``("return", "")``, a store (``"self"``, ``"global"``, ``"classbody"``,
+    ``("return", "")``, ``("discard", "")``, a store (``"self"``, ``"global"``, ``"classbody"``,
     ``"obj"``, ``"local"`` and the name), or ``("", "")``. Cached per call site."""
     key = (id(code), lasti)
     hit = _targets.get(key)
@@ -395,6 +395,8 @@ def _find_target(code: CodeType, lasti: int) -> tuple[str, str]:
         return ("", "")
     if ops[j][1] == "RETURN_VALUE":
         return ("return", "")
+    if ops[j][1] == "POP_TOP":
+        return ("discard", "")
     if _is_swap(ops[j]):  # ``a, b = x(), y()``: this is y(), stored second
         first, k = _store_at(code, ops, j + 1)
         return _store_at(code, ops, k)[0] if first[0] else ("", "")
