@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from rt_helpers import FINDINGS_JSON, findings_of, run_python
+from test_pytest_plugin import pytest_run
 
 from lockgraph.store import load_findings, load_run
 
@@ -227,3 +228,37 @@ def test_queues_and_conditions_belong_to_the_call_that_made_them(core: str, tmp_
         "Pool.results.mutex (wait Pool.results.not_empty)",
         "Pool._cond (wait Pool._cond)",
     ]
+
+
+SUITE = """
+import threading
+
+a = threading.Lock()
+b = threading.Lock()
+
+
+def test_ab():
+    with a:
+        with b:
+            pass
+
+
+def test_ba():
+    with b:
+        with a:
+            pass
+"""
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_pytest_stacks_hide_pytest_unless_asked(core: str, tmp_path: Path, full: bool) -> None:
+    (tmp_path / "test_suite.py").write_text(SUITE)
+    options = ["--lockgraph", "--lockgraph-no-fail"]
+    if full:
+        options.append("--lockgraph-full-stacks")
+    result = pytest_run(tmp_path, *options, core=core)
+    assert result.returncode == 0, result.stdout + result.stderr
+    [finding] = load_findings(str(tmp_path / ".lockgraph"))
+    files = {f.file for d in finding.dependencies for f in d.witness.acquirer_site.frames}
+    assert "test_suite.py" in files
+    assert any("_pytest" in f or "pluggy" in f for f in files) == full
