@@ -175,7 +175,7 @@ def _edge_words(dep: DependencyView, events: set[str]) -> str:
     w = dep.witness
     seen = f"; seen {dep.count} time{_s(dep.count)}" if dep.count > 1 else ""
     others = [t for t in dep.tasks if t != w.task]
-    also = f"; also by {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}" if others else ""
+    also = f"; also by {_some(others)}" if others else ""
     words = dependency_sentence(
         w.task, dep.source, dep.target, dep.source in events, dep.target in events
     )

@@ -365,6 +365,25 @@ def _store_at(code: CodeType, ops: list[_Op], j: int) -> tuple[tuple[str, str], 
     return ("", ""), j
 
 
+def _returns_local(ops: list[_Op], k: int, name: str | None, pair: Any = None) -> bool:
+    """Whether ``ops[k:]`` returns the local just stored (``name``, or the store and
+    load of a fused ``STORE_FAST_LOAD_FAST`` naming one variable)."""
+    if pair is not None:
+        return (
+            isinstance(pair, tuple)
+            and len(pair) == 2
+            and pair[0] == pair[1]
+            and k < len(ops)
+            and ops[k][1] == "RETURN_VALUE"
+        )
+    return (
+        k + 1 < len(ops)
+        and ops[k][1] in ("LOAD_FAST", "LOAD_FAST_CHECK")
+        and ops[k][2] == name
+        and ops[k + 1][1] == "RETURN_VALUE"
+    )
+
+
 def _is_swap(op: _Op) -> bool:
     return op[1] == "ROT_TWO" or (op[1] == "SWAP" and op[2] == 2)
 
@@ -400,7 +419,11 @@ def _find_target(code: CodeType, lasti: int) -> tuple[str, str]:
     if _is_swap(ops[j]):  # ``a, b = x(), y()``: this is y(), stored second
         first, k = _store_at(code, ops, j + 1)
         return _store_at(code, ops, k)[0] if first[0] else ("", "")
-    found, _ = _store_at(code, ops, j)
+    found, k = _store_at(code, ops, j)
+    if found[0] == "local" and _returns_local(ops, k, found[1]):
+        return ("return", "")  # ``lock = RLock(); return lock``: a factory too
+    if ops[j][1] == "STORE_FAST_LOAD_FAST" and _returns_local(ops, j + 1, None, ops[j][2]):
+        return ("return", "")  # the same, as Python 3.13 compiles it
     if found[0]:
         return found
     # ``a, b = x(), y()``: this is x() if only loads and one call come before the swap
