@@ -3,14 +3,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+C_SOURCES := src/lockgraph/runtime/_cfast.c src/lockgraph/engine/_replay.c
+# pytest's workers: both cores of a 2-core machine (pytest-xdist); JOBS=0 runs serially.
+JOBS ?= auto
 
-.PHONY: setup system-packages demo test lint typecheck unit bench bench-scenario stdlib-suites bench-kernel clean
+.PHONY: setup setup-run system-packages demo test lint typecheck unit wheel-check bench bench-bounded bench-scenario stdlib-suites bench-kernel clean
 
-$(STAMP): pyproject.toml setup.py src/lockgraph/runtime/_cfast.c
-	$(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV) || { echo "make: '$(PYTHON) -m venv' failed: install Python's venv module (Debian: apt-get install python3-venv)" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# What lockgraph needs to run, and nothing else (make demo).
+$(RUN_STAMP): pyproject.toml setup.py $(C_SOURCES) | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+# The test toolchain too (make test): pytest, hypothesis, mypy, ruff, playwright...
+$(STAMP): pyproject.toml setup.py $(C_SOURCES) | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
+
+setup-run: $(RUN_STAMP)
 
 setup: $(STAMP)
 
@@ -20,7 +34,7 @@ system-packages:
 	bash scripts/install-system-packages.sh
 
 # Analyse the bundled example trace (exit status 1 means "findings", as expected here).
-demo: setup
+demo: setup-run
 	$(BIN)/lockgraph analyze examples/traces/bank.trace || [ $$? -eq 1 ]
 
 lint: setup
@@ -31,16 +45,26 @@ typecheck: setup
 	$(BIN)/mypy
 
 unit: setup system-packages
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS)
+
+# The package as users get it: build the sdist and the wheel, install the wheel into a
+# fresh venv outside the source tree, and analyse an example there.
+wheel-check: setup
+	bash scripts/wheel-check.sh $(BIN)/python
 
 # The whole suite: what CI runs (.ci/run).
 test: lint typecheck unit
 
 bench: setup system-packages
 	$(BIN)/python benchmarks/analyze_throughput.py
+	$(BIN)/python benchmarks/bounded.py
 	$(BIN)/python benchmarks/html_report.py --browser --data-file
 	$(BIN)/python benchmarks/scenario_explore.py
 	$(BIN)/python benchmarks/runtime_overhead.py
+
+# Cycle search and memory that do not grow with the graph or with nesting (docs/performance.md).
+bench-bounded: setup
+	$(BIN)/python benchmarks/bounded.py
 
 # Scenario explorer: CPU time per seed example, partial-order reduction (docs/performance.md).
 bench-scenario: setup

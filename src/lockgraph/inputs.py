@@ -24,8 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine, Finding, Run, analyze
+from lockgraph.engine.actions import LogBuilder
+from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError, UsageError
-from lockgraph.sources import FORMATS, detect_format, read_traces
+from lockgraph.sources import (
+    FORMATS,
+    ReadStats,
+    can_relog,
+    detect_format,
+    read_traces,
+    relog_traces,
+)
 from lockgraph.sources.files import GZIP_MAGIC
 from lockgraph.store import graph_counts, load_findings, load_run, read_meta
 
@@ -181,11 +190,46 @@ def load_traces(
     paths: list[str],
     input_format: str = "auto",
     on_error: Callable[[InputError], None] | None = None,
+    confirm: bool = True,
 ) -> Loaded:
+    """Analyse trace files: every finding, and for each reported cycle its verdict
+    for this run, from a second pass over the files (``confirm``: skip it)."""
     engine = Engine()
+    engine.on_limit = warn_limit
     stats = read_traces(engine, paths, input_format, on_error)
     run = engine.finish(sources=list(paths))
-    return Loaded.of_run(run, list(paths), stats.events)
+    findings = analyze(run)
+    cycles = [f for f in findings if f.kind in CYCLE_KINDS and not f.pruned]
+    builder: LogBuilder | str | None = None
+    if confirm and cycles:
+        builder = event_log(engine, stats)
+    if isinstance(builder, LogBuilder):
+        apply_verdicts(findings, run, builder.log, builder.sites)
+    else:
+        apply_verdicts(findings, run)
+        why = builder if isinstance(builder, str) else "" if confirm else "--no-confirm"
+        for f in cycles:
+            if f.confirmed is None and why:
+                f.unconfirmed_reason = f"not checked: {why}"
+    return Loaded(findings, list(paths), stats.events, None, run)
+
+
+CYCLE_KINDS = ("circular-dependency", "wait-cycle")
+"""The findings confirmation answers for (a cycle of dependencies)."""
+
+
+def event_log(engine: Engine, stats: ReadStats) -> LogBuilder | str:
+    """The run's events, read in a second pass, or why they cannot be."""
+    reason = can_relog(stats)
+    if reason:
+        return reason
+    builder = LogBuilder(engine)
+    relog_traces(stats, builder.feed)
+    return builder
+
+
+def warn_limit(message: str) -> None:
+    print(f"lockgraph: warning: {message}", file=sys.stderr)
 
 
 def _head(path: str) -> bytes:

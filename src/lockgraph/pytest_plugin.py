@@ -4,7 +4,9 @@ One lock dependency graph for the whole session (that is how an ABBA split over
 two tests is found), findings attributed to the tests whose dependencies make
 them, pytest-xdist workers merged at the end, and the session failing on findings
 unless ``lockgraph_fail = false``. Every option has an ini setting of the same
-name (``--lockgraph-policy`` / ``lockgraph_policy``).
+name (``--lockgraph-policy`` / ``lockgraph_policy``). A bad option or setting (on
+the command line, in the ini file or in ``[tool.lockgraph]``) is a pytest usage
+error: one line, exit status 4.
 
 Loaded in every pytest run through the ``pytest11`` entry point: it imports nothing
 of the runtime until ``--lockgraph`` (or ``lockgraph = true``) turns it on.
@@ -32,6 +34,13 @@ _OPTIONS = [
     ("--lockgraph-policy", "lockgraph_policy", "string", "", "report (default), warn or raise"),
     ("--lockgraph-data-file", "lockgraph_data_file", "string", "", "data file (.lockgraph)"),
     ("--lockgraph-format", "lockgraph_format", "string", "", "report format (text)"),
+    (
+        "--lockgraph-fail-on",
+        "lockgraph_fail_on",
+        "string",
+        "",
+        "the findings that fail the session: reported (default) or confirmed",
+    ),
 ]
 
 
@@ -95,9 +104,24 @@ def pytest_configure(config: pytest.Config) -> None:
         "lockgraph_expect(*kinds): this test is meant to produce lockgraph findings (of these "
         "kinds); it fails if it does not, and they do not fail the session",
     )
-    enabled = config.getoption("lockgraph") or config.getini("lockgraph")
+    enabled = config.getoption("lockgraph") or _ini(config, "lockgraph")
     if enabled and not config.pluginmanager.has_plugin(_MANAGER):
-        config.pluginmanager.register(Manager(config), _MANAGER)
+        from lockgraph.errors import LockgraphError
+
+        try:
+            manager = Manager(config)
+        except LockgraphError as exc:
+            raise pytest.UsageError(f"lockgraph: {exc}") from None
+        config.pluginmanager.register(manager, _MANAGER)
+
+
+def _ini(config: pytest.Config, name: str) -> Any:
+    """An ini setting; a value pytest cannot read (``lockgraph_fail = maybe``) is a
+    usage error naming it."""
+    try:
+        return config.getini(name)
+    except ValueError as exc:
+        raise pytest.UsageError(f"lockgraph: ini setting {name}: {exc}") from None
 
 
 def _settings(config: pytest.Config) -> Any:
@@ -106,21 +130,24 @@ def _settings(config: pytest.Config) -> Any:
     settings = _config.load()
     overrides: dict[str, Any] = {}
     for option, ini, _, _, _ in _OPTIONS:
-        key = ini[len("lockgraph_") :]
-        value = config.getoption(option.lstrip("-").replace("-", "_")) or config.getini(ini)
-        if value:
-            overrides[key] = value
-    if config.getoption("lockgraph_no_fail") or not config.getini("lockgraph_fail"):
+        value = config.getoption(option.lstrip("-").replace("-", "_"))
+        if value is None:
+            value = _ini(config, ini) or None  # an empty ini setting is no setting
+        if value is not None:
+            overrides[ini[len("lockgraph_") :]] = value
+    if config.getoption("lockgraph_no_fail") or not _ini(config, "lockgraph_fail"):
         overrides["fail"] = False
-    if config.getoption("lockgraph_show_pruned") or config.getini("lockgraph_show_pruned"):
+    if config.getoption("lockgraph_show_pruned") or _ini(config, "lockgraph_show_pruned"):
         overrides["show_pruned"] = True
-    if config.getoption("lockgraph_imports") or config.getini("lockgraph_imports"):
+    if config.getoption("lockgraph_imports") or _ini(config, "lockgraph_imports"):
         overrides["imports"] = True
-    if config.getoption("lockgraph_full_stacks") or config.getini("lockgraph_full_stacks"):
+    if config.getoption("lockgraph_full_stacks") or _ini(config, "lockgraph_full_stacks"):
         overrides["full_stacks"] = True
+    suppress = list(_ini(config, "lockgraph_suppress") or [])
+    suppress += list(config.getoption("lockgraph_suppress") or [])
+    if suppress:
+        overrides["suppress"] = settings.suppress + suppress
     settings.update(overrides, "pytest options")
-    settings.suppress += list(config.getini("lockgraph_suppress") or [])
-    settings.suppress += list(config.getoption("lockgraph_suppress") or [])
     return settings
 
 
@@ -132,7 +159,11 @@ class Manager:
 
         self.config = config
         self.settings = _settings(config)
-        renderer(self.settings.format)
+        renderer(self.settings.format)  # a bad format: a usage error now, not at the end
+        if os.path.isdir(self.settings.data_file):
+            from lockgraph.errors import UsageError
+
+            raise UsageError(f"the data file {self.settings.data_file!r} is a directory")
         self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         self.controller = self.workerinput is None and (
             getattr(config.option, "dist", "no") not in (None, "no")
@@ -143,6 +174,7 @@ class Manager:
         self.expected: dict[str, list[str]] = {}
         self.findings: list[Finding] = []
         self.reported: list[Finding] = []
+        self.failing: list[Finding] = []
         self.tests_of: dict[str, list[str]] = {}
         self.data_file = os.path.abspath(self.settings.data_file)
         if not self.controller:
@@ -202,7 +234,7 @@ class Manager:
         assert self.session is not None
         run, findings = self.session.finish()
         attribution = attribution_of(run, self.session.recorder.label_of)
-        return [f for f in findings if not f.pruned and nodeid in tests_of(f, attribution)]
+        return [f for f in findings if f.reported and nodeid in tests_of(f, attribution)]
 
     # -- the end ------------------------------------------------------------------
 
@@ -214,7 +246,7 @@ class Manager:
             self.error = f"lockgraph: error: {exc}"
             return
         self.error = ""
-        if self.reported and self.settings.fail and session.exitstatus == 0:
+        if self.failing and self.settings.fail and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _finish(self, session: pytest.Session) -> None:
@@ -255,7 +287,8 @@ class Manager:
             self.tests_of[f.id] = tests
             if tests:
                 f.notes.append("produced by tests: " + ", ".join(tests))
-        self.reported = [f for f in findings if not f.pruned and not self._expected(f)]
+        self.reported = [f for f in findings if f.reported and not self._expected(f)]
+        self.failing = failing(self.reported, self.settings.fail_on)
         if not self.controller:
             assert self.session is not None
             self.session.finished = (run, findings)
@@ -291,9 +324,17 @@ class Manager:
         if expected:
             line += f" ({expected} expected by lockgraph_expect tests)"
         line += f"; data file {self.data_file}"
-        if self.reported and self.settings.fail:
+        if self.settings.fail_on != "reported":
+            line += f" ({len(self.failing)} {self.settings.fail_on})"
+        if self.failing and self.settings.fail:
             line += " (the session fails: lockgraph_fail = false to only report)"
         tr.write_line(line)
+
+
+def failing(findings: list[Finding], fail_on: str) -> list[Finding]:
+    from lockgraph.engine.findings import failing as select
+
+    return select(findings, fail_on)
 
 
 def attribution_of(run: Run, label_of: Any) -> dict[str, list[str]]:

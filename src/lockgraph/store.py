@@ -15,6 +15,12 @@ Schema versions (``SCHEMA_VERSION``):
    locks and occurrences as JSON), happens-before links, critical sections inherited
    across fork and join, online cycles, event findings and the analysed findings
    (JSON, ``findings.FINDINGS_VERSION``).
+2. findings gain the verdicts: columns ``suppressed`` (held back by the user, apart
+   from ``pruned``: ruled out by the code) and ``confirmed`` (1, 0, or NULL: not
+   checked); their JSON (findings version 2) adds the witness schedule, the reason a
+   cycle is not confirmed, the method, and the pattern counts. Version 1 files are
+   still read: their findings are not checked, and a suppression they wrote as
+   ``pruned = "suppressed: PATTERN"`` is read as suppressed.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ from lockgraph.engine.model import ClassKind, Frame, Mode, Stack
 from lockgraph.errors import DataError
 from lockgraph.sources.bulk import collector_paused
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = ("1", "2")
+"""The schema versions this lockgraph reads (it writes ``SCHEMA_VERSION``)."""
 APPLICATION_ID = 0x4C4B4752  # "LKGR": marks the file as lockgraph's
 
 DEFAULT_NAME = ".lockgraph"
@@ -81,7 +89,7 @@ CREATE TABLE inherited (task INTEGER NOT NULL, instance INTEGER NOT NULL,
 CREATE TABLE event_findings (ord INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE findings (
     ord INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL, pruned TEXT NOT NULL,
-    json TEXT NOT NULL
+    suppressed TEXT NOT NULL, confirmed INTEGER, json TEXT NOT NULL
 );
 """
 
@@ -101,7 +109,7 @@ def save(
             _write(db, run, findings, extra_meta or {})
             db.commit()
         os.replace(tmp, path)
-    except (sqlite3.Error, OSError) as exc:
+    except (sqlite3.Error, OSError, UnicodeError) as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
     finally:
         if os.path.exists(tmp):
@@ -124,16 +132,22 @@ def _write(
     texts = _source_lines(run)
     if texts:  # a meta key, so readers that predate source lines read the file as before
         meta["source_lines"] = json.dumps(texts, sort_keys=True)
-    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted(meta.items()))
+    db.executemany("INSERT INTO meta VALUES (?, ?)", sorted((k, _text(v)) for k, v in meta.items()))
     db.executemany(
         "INSERT INTO classes VALUES (?, ?, ?, ?, ?)",
-        ((c.id, c.name, c.subclass, c.kind.value, _stack_json(c.site)) for c in run.graph.classes),
+        (
+            (c.id, _text(c.name), c.subclass, c.kind.value, _stack_json(c.site))
+            for c in run.graph.classes
+        ),
     )
     db.executemany(
         "INSERT INTO tasks VALUES (?, ?, ?)",
-        ((i, name, node) for i, (name, node) in enumerate(run.tasks)),
+        ((i, _text(name), _text(node)) for i, (name, node) in enumerate(run.tasks)),
     )
-    db.executemany("INSERT INTO instances VALUES (?, ?)", sorted(run.instances.items()))
+    db.executemany(
+        "INSERT INTO instances VALUES (?, ?)",
+        ((i, _text(n)) for i, n in sorted(run.instances.items())),
+    )
     db.executemany(
         "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (_edge_row(e) for e in run.graph.edges.values()),
@@ -163,9 +177,34 @@ def _write(
         ((i, json.dumps(f.to_json())) for i, f in enumerate(run.event_findings)),
     )
     db.executemany(
-        "INSERT INTO findings VALUES (?, ?, ?, ?, ?)",
-        ((i, f.id, f.kind, f.pruned, json.dumps(f.to_json())) for i, f in enumerate(findings)),
+        "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            (
+                i,
+                f.id,
+                f.kind,
+                f.pruned,
+                f.suppressed,
+                None if f.confirmed is None else int(f.confirmed),
+                json.dumps(f.to_json()),
+            )
+            for i, f in enumerate(findings)
+        ),
     )
+
+
+def _text(value: str) -> str:
+    """``value`` as SQLite can store it: a name made from an undecodable file name
+    (surrogate escapes) gets U+FFFD in their place."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            raw = value.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "replace")
+    return value
 
 
 def _edge_row(e: Edge) -> tuple[Any, ...]:
@@ -273,10 +312,10 @@ def _check(db: sqlite3.Connection, path: str) -> dict[str, str]:
         raise DataError(f"Couldn't read data file {path!r}: not a lockgraph data file")
     meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
     version = meta.get("schema_version", "?")
-    if version != str(SCHEMA_VERSION):
+    if version not in READABLE_VERSIONS:
         raise DataError(
             f"Couldn't read data file {path!r}: schema version {version}, "
-            f"this lockgraph reads version {SCHEMA_VERSION}"
+            f"this lockgraph reads versions {', '.join(READABLE_VERSIONS)}"
         )
     return meta
 

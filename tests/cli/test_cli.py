@@ -40,11 +40,12 @@ def test_exit_status_findings_or_none() -> None:
     clean = run_cli("analyze", CLEAN)
     assert clean.returncode == 0
     assert "no findings" in clean.stdout
-    # a pruned cycle is not a finding
+    # a cycle of one task is reported (lockdep's level), not confirmed in this run
     same = run_cli("analyze", SAME)
-    assert same.returncode == 0
-    assert "1 pruned" in same.stdout
-    assert "PRUNED: single-task" in run_cli("analyze", "--show-pruned", SAME).stdout
+    assert same.returncode == 1
+    assert "1 reported (1 circular-dependency), 0 confirmed" in same.stdout
+    assert "not confirmed in this run: one task only (T1)" in same.stdout
+    assert run_cli("analyze", "--fail-on", "confirmed", SAME).returncode == 0
 
 
 def test_json_and_output_file(tmp_path: Path) -> None:
@@ -53,7 +54,15 @@ def test_json_and_output_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     doc = json.loads(out.read_text())
-    assert doc["summary"] == {"findings": 1, "pruned": 0, "by_kind": {"circular-dependency": 1}}
+    assert doc["summary"] == {
+        "findings": 1,
+        "confirmed": 1,
+        "not_checked": 0,
+        "pruned": 0,
+        "suppressed": 0,
+        "failing": 1,
+        "by_kind": {"circular-dependency": 1},
+    }
 
 
 def test_data_file_then_report(tmp_path: Path) -> None:

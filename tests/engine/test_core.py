@@ -85,6 +85,7 @@ def test_cycle_is_reported_once_however_often_it_repeats() -> None:
 
 def test_online_detection_calls_back_when_the_cycle_closes() -> None:
     w = World()
+    w.engine.online = True
     seen: list[list[str]] = []
     w.engine.on_cycle = lambda steps, task: seen.append([e.src.name for e, _ in steps])
     w.acq("T1", "a")

@@ -84,10 +84,11 @@ def test_three_tasks_three_locks() -> None:
     assert {d.witness.task for d in cycle.dependencies} == {"x/1", "y/2", "z/3"}
 
 
-def test_one_task_alone_is_pruned() -> None:
+def test_one_task_alone_is_reported_not_confirmed() -> None:
     _, findings, _ = run(ftrace(nest("x", 1, A, B) + nest("x", 1, B, A)))
     (cycle,) = findings
-    assert cycle.pruned.startswith("single-task")
+    assert not cycle.pruned and cycle.confirmed is False
+    assert cycle.unconfirmed_reason.startswith("single-task")
 
 
 def test_recursion_same_instance_and_same_class() -> None:

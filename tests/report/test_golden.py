@@ -45,16 +45,16 @@ def check(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("fmt", ["text", "json"])
-@pytest.mark.parametrize("pure", ["0", "1"], ids=["native", "pure"])
-def test_golden(case: str, fmt: str, pure: str) -> None:
+@pytest.mark.parametrize("core", ["c", "python"])
+def test_golden(case: str, fmt: str, core: str) -> None:
     result = run_cli(
-        "analyze", "--format", fmt, *CASES[case], cwd=ROOT, env={"LOCKGRAPH_PURE": pure}
+        "analyze", "--format", fmt, *CASES[case], cwd=ROOT, env={"LOCKGRAPH_CORE": core}
     )
     assert result.returncode in (0, 1), result.stderr
     check(f"{case}.{'txt' if fmt == 'text' else 'json'}", result.stdout)
     if fmt == "json":
         doc = json.loads(result.stdout)
-        assert doc["format"] == "lockgraph-findings" and doc["version"] == 1
+        assert doc["format"] == "lockgraph-findings" and doc["version"] == 2
         assert [f["id"] for f in doc["findings"]] == sorted(
             {f["id"] for f in doc["findings"]}, key=[f["id"] for f in doc["findings"]].index
         )

@@ -47,7 +47,9 @@ FINDINGS_JSON = """
 import json as _json, lockgraph as _lg
 def _dump(include_pruned=False):
     print("FINDINGS=" + _json.dumps([
-        {"kind": f.kind, "pruned": f.pruned, "classes": [c.name for c in f.classes],
+        {"kind": f.kind, "pruned": f.pruned, "suppressed": f.suppressed,
+         "confirmed": f.confirmed, "unconfirmed_reason": f.unconfirmed_reason,
+         "classes": [c.name for c in f.classes],
          "instance_level": f.instance_level, "same": f.same_instance, "task": f.task,
          "notes": f.notes}
         for f in _lg.findings(include_pruned)]))

@@ -136,7 +136,10 @@ _dump(include_pruned=True)
     by_kind = {f["kind"]: f for f in found}
     assert by_kind["order-violation"]["classes"] == ["Inner", "Outer"]
     assert by_kind["order-violation"]["notes"] == ["declared order: Outer -> Inner"]
-    assert by_kind["circular-dependency"]["pruned"].startswith("single-task")
+    # the declared order reports the inversion; the cycle it makes is suppressed
+    cycle = by_kind["circular-dependency"]
+    assert cycle["pruned"] == "" and cycle["suppressed"].startswith("declared-order: ")
+    assert cycle["unconfirmed_reason"].startswith("single-task")
 
 
 def test_suppressions(core: str, tmp_path: Path) -> None:
@@ -153,9 +156,9 @@ abba(m1, m2)
 _dump(include_pruned=True)
 """
     found = findings_of(run_api(code, core, tmp_path))
-    assert sorted((sorted(f["classes"]), f["pruned"]) for f in found) == [
-        (["Mine.a", "Mine.b"], ""),
-        (["Vendor.a", "Vendor.b"], "suppressed: class:Vendor.*"),
+    assert sorted((sorted(f["classes"]), f["pruned"], f["suppressed"]) for f in found) == [
+        (["Mine.a", "Mine.b"], "", ""),
+        (["Vendor.a", "Vendor.b"], "", "suppression: class:Vendor.*"),
     ]
 
 
@@ -172,7 +175,7 @@ abba(a, b)
 _dump(include_pruned=True)
 """
     found = findings_of(run_api(code, core, tmp_path))
-    assert [f["pruned"] for f in found] == ["suppressed: site:prog.py:1*"]
+    assert [(f["pruned"], f["suppressed"]) for f in found] == [("", "suppression: site:prog.py:1*")]
 
 
 def test_warn_policy(core: str, tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_stacks_end_at_the_program(as_module: bool, tmp_path: Path) -> None:
     )
     target = ["-m", "abba"] if as_module else ["abba.py"]
     r = lockgraph("run", "--data-file", "out.db", *target, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 66, r.stderr
     files = set()
     for f in load_findings(str(tmp_path / "out.db")):
         for dep in f.dependencies:
@@ -94,7 +94,7 @@ def test_stacks_end_at_the_program(as_module: bool, tmp_path: Path) -> None:
 def test_run_reports_at_exit_and_writes_data(core: str, tmp_path: Path) -> None:
     (tmp_path / "abba.py").write_text(ABBA)
     r = lockgraph("run", "--data-file", "out.db", "abba.py", cwd=tmp_path, core=core)
-    assert r.returncode == 0
+    assert r.returncode == 66
     assert "possible circular locking dependency detected" in r.stderr
     assert "Possible unsafe locking scenario" in r.stderr
     assert [f.kind for f in load_findings(str(tmp_path / "out.db"))] == ["circular-dependency"]
@@ -112,7 +112,7 @@ def test_run_module_and_python_dash_m(core: str, tmp_path: Path) -> None:
     (tmp_path / "pkg" / "__init__.py").write_text("")
     (tmp_path / "pkg" / "__main__.py").write_text(ABBA + "print('main', sys.argv[1:])\n")
     r = lockgraph("run", "--no-data-file", "-m", "pkg", "arg", cwd=tmp_path, core=core)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 66, r.stderr
     assert "main ['arg']" in r.stdout
     assert "circular locking dependency" in r.stderr
 
@@ -140,8 +140,8 @@ def test_config_file_and_command_line_override(core: str, tmp_path: Path) -> Non
     )
     r = lockgraph("run", "abba.py", cwd=tmp_path, core=core)
     assert "WARNING" not in r.stderr
-    assert [f.pruned for f in load_findings(str(tmp_path / "cfg.db"))] == [
-        "suppressed: kind:circular-dependency"
+    assert [(f.pruned, f.suppressed) for f in load_findings(str(tmp_path / "cfg.db"))] == [
+        ("", "suppression: kind:circular-dependency")
     ]
     r = lockgraph("run", "--data-file", "cli.db", "--no-report", "abba.py", cwd=tmp_path)
     assert r.stderr == "" and (tmp_path / "cli.db").exists()
@@ -202,7 +202,7 @@ def test_subprocesses_are_recorded(core: str, tmp_path: Path) -> None:
         "subprocess.run([sys.executable, 'child.py'], check=True, timeout=60)\n"
     )
     r = lockgraph("run", "--subprocesses", "parent.py", cwd=tmp_path, core=core, timeout=120)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 66, r.stderr
     assert "circular locking dependency" in r.stderr
     (finding,) = load_findings(str(tmp_path / ".lockgraph"))
     assert finding.kind == "circular-dependency"
@@ -212,7 +212,7 @@ def test_subprocesses_are_recorded(core: str, tmp_path: Path) -> None:
 
 def test_killed_and_concurrent_runs_leave_a_valid_data_file(core: str, tmp_path: Path) -> None:
     (tmp_path / "abba.py").write_text(ABBA)
-    assert lockgraph("run", "--no-report", "abba.py", cwd=tmp_path, core=core).returncode == 0
+    assert lockgraph("run", "--no-report", "abba.py", cwd=tmp_path, core=core).returncode == 66
     before = (tmp_path / ".lockgraph").read_bytes()
     (tmp_path / "slow.py").write_text("import time, threading\nthreading.Lock()\ntime.sleep(30)\n")
     env = dict(os.environ, LOCKGRAPH_CORE=core)
@@ -234,6 +234,6 @@ def test_killed_and_concurrent_runs_leave_a_valid_data_file(core: str, tmp_path:
         for _ in range(4)
     ]
     for p in procs:
-        assert p.wait(timeout=60) == 0
+        assert p.wait(timeout=60) == 66
     assert [f.kind for f in load_findings(str(tmp_path / ".lockgraph"))] == ["circular-dependency"]
     assert not list(tmp_path.glob(".lockgraph-*.tmp"))

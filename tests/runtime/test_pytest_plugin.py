@@ -152,3 +152,45 @@ def test_imports_option_records_module_import_locks(core: str, tmp_path: Path) -
     assert edge in import_edges("--lockgraph-imports")
     (tmp_path / "pytest.ini").write_text("[pytest]\nlockgraph_imports = true\n")
     assert edge in import_edges()
+
+
+def test_bad_options_and_settings_are_usage_errors(tmp_path: Path) -> None:
+    """One line and exit status 4 (pytest's usage error), never an INTERNALERROR."""
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
+    cases = [
+        (["--lockgraph-policy", "explode"], "setting 'policy' must be one of report, warn"),
+        (["--lockgraph-format", "nope"], "unknown report format 'nope'"),
+        (["--lockgraph-fail-on", "never"], "setting 'fail_on' must be one of reported"),
+        (["--lockgraph-suppress", ""], "setting 'suppress' must be a list of non-empty"),
+        (["--lockgraph-data-file", "."], "the data file '.' is a directory"),
+    ]
+    for args, message in cases:
+        r = pytest_run(tmp_path, "--lockgraph", *args)
+        assert r.returncode == 4, r.stdout + r.stderr
+        assert "INTERNALERROR" not in r.stdout + r.stderr
+        (line,) = [x for x in r.stderr.splitlines() if x.strip()]
+        assert line.startswith("ERROR: lockgraph: ") and message in line, line
+    (tmp_path / "lockgraph.toml").write_text("exit_status = -1\n")
+    r = pytest_run(tmp_path, "--lockgraph")
+    assert r.returncode == 4 and "INTERNALERROR" not in r.stdout + r.stderr
+    assert f"{tmp_path / 'lockgraph.toml'}:1: setting 'exit_status'" in r.stderr
+    (tmp_path / "lockgraph.toml").unlink()
+    r = pytest_run(tmp_path, "--lockgraph", core="turbo")
+    assert r.returncode == 4 and "LOCKGRAPH_CORE must be 'c' or 'python'" in r.stderr
+
+
+def test_fail_on_confirmed_and_an_unreadable_pyproject_above(tmp_path: Path) -> None:
+    """A non-UTF-8 pyproject.toml above the project, without a lockgraph table, is none
+    of lockgraph's business; fail_on = confirmed lets unconfirmed findings pass."""
+    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "\xff"\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n")
+    (project / "test_suite.py").write_text(SUITE)
+    r = pytest_run(project, "--lockgraph")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "lockgraph: 1 finding" in r.stdout
+    r = pytest_run(project, "--lockgraph", "--lockgraph-fail-on", "confirmed")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "lockgraph: 1 finding (1 expected by lockgraph_expect tests)" in r.stdout
+    assert "(0 confirmed)" in r.stdout

@@ -111,9 +111,10 @@ for _ in range(5):
             with y:
                 pass
         t = threading.Thread(target=other); t.start(); t.join()
-        # the busy threads may have held a lock at the fork: that is all there is
-        kinds = {f.kind for f in lockgraph.findings()}
-        os._exit(0 if kinds <= {"held-across-fork"} else 3)
+        # the busy threads may have held a lock at the fork; the child's own x/y
+        # inversion is reported (one after the other, as lockdep does): that is all
+        kinds = sorted(f.kind for f in lockgraph.findings() if f.kind != "held-across-fork")
+        os._exit(0 if kinds == ["circular-dependency"] else 3)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, status
     # logging's own at-fork hook took its lock without waiting for lockgraph's
@@ -147,7 +148,8 @@ print("main done")
     result = run_python(
         code, core, "--data-file", str(data), cwd=tmp_path, timeout=60, lockgraph_run=True
     )
-    assert result.returncode == 0, result.stderr
+    # the program succeeds: 0, or 66 once its threads nested two locks of one class
+    assert result.returncode in (0, 66), result.stderr
     assert "main done" in result.stdout
     assert data.exists()
 

@@ -28,8 +28,11 @@ def findings(path: str) -> list[Finding]:
 
 
 def summary(path: str) -> list[tuple[str, list[str], str]]:
-    """(kind, sorted classes, pruned reason's first word) per finding."""
-    return [(f.kind, sorted(f.key), f.pruned.split(":")[0]) for f in findings(path)]
+    """(kind, sorted classes, first word of the reason it is pruned or not confirmed)."""
+    return [
+        (f.kind, sorted(f.key), (f.pruned or f.unconfirmed_reason).split(":")[0])
+        for f in findings(path)
+    ]
 
 
 CIRC = "circular-dependency"

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DATA
+from conftest import DATA, run_cli
 from lockgraph.engine import Engine, analyze
+from lockgraph.engine.findings import SiteView, WitnessStep
+from lockgraph.engine.model import Frame
 from lockgraph.errors import DataError
 from lockgraph.sources import read_traces
 from lockgraph.store import load_findings, load_run, merge_runs, read_meta, save
@@ -47,7 +49,7 @@ def test_round_trip_gives_the_same_findings(tmp_path: Path, trace: str) -> None:
     again = analyze(load_run(str(path)))
     assert [f.to_json() for f in again] == [f.to_json() for f in findings]
     meta = read_meta(str(path))
-    assert meta["schema_version"] == "1"
+    assert meta["schema_version"] == "2"
     assert meta["sources"].endswith(f'{trace}"]')
 
 
@@ -145,3 +147,62 @@ def test_data_file_mode_follows_the_umask(tmp_path: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+V1_FILE = DATA / "store" / "bank-v1.lockgraph"
+
+
+def test_a_version_1_file_still_reads(tmp_path: Path) -> None:
+    """Written by lockgraph before the verdicts (tests/data/store/README.md)."""
+    assert read_meta(str(V1_FILE))["schema_version"] == "1"
+    found = {(f.kind, tuple(f.key)): f for f in load_findings(str(V1_FILE))}
+    # version 1 pruned a one-task cycle: version 2 reports it, not confirmed
+    solo = found[("circular-dependency", ("L1", "L2"))]
+    assert not solo.pruned and solo.reported and solo.confirmed is False
+    assert solo.unconfirmed_reason.startswith("single-task: ")
+    # a suppression version 1 wrote as a pruned reason is read as suppressed
+    wait = next(f for (kind, _), f in found.items() if kind == "wait-cycle")
+    assert (wait.pruned, wait.suppressed) == ("", "suppression: kind:wait-cycle")
+    gate = found[("circular-dependency", ("Fees.lock", "Stats.lock"))]
+    assert gate.pruned.startswith("gate-lock: ")
+    assert found[("circular-dependency", ("Account.lock", "Ledger.lock"))].confirmed is None
+    # the run reads too, and re-analysing it gives the same cycles
+    again = analyze(load_run(str(V1_FILE)))
+    assert {tuple(f.key) for f in again} >= {("L1", "L2"), ("Account.lock", "Ledger.lock")}
+    # and it can be rewritten as version 2
+    path = tmp_path / "v2.lg"
+    save(str(path), load_run(str(V1_FILE)), list(found.values()))
+    assert read_meta(str(path))["schema_version"] == "2"
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT kind, pruned, suppressed, confirmed FROM findings").fetchall()
+    assert ("wait-cycle", "", "suppression: kind:wait-cycle", None) in rows
+    assert ("circular-dependency", "", "", 0) in rows
+
+
+def test_version_2_keeps_the_verdicts(tmp_path: Path) -> None:
+    run = run_of(str(STD / "handwritten/ab_ba.std"))
+    (cycle,) = analyze(run)
+    cycle.confirmed, cycle.confirm_method = True, "exact"
+    cycle.patterns, cycle.patterns_confirmed = 3, 2
+    cycle.witness = [
+        WitnessStep("T1", "acquire", "L1", "w", SiteView([Frame("a.py", 1, "f")])),
+        WitnessStep("T2", "trylock", "L2", "r", SiteView(), blocked=True),
+    ]
+    cycle.suppressed = "suppression: class:L*"
+    path = tmp_path / "v2.lg"
+    save(str(path), run, [cycle])
+    (back,) = load_findings(str(path))
+    assert back == cycle
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT suppressed, confirmed FROM findings").fetchall() == [
+            ("suppression: class:L*", 1)
+        ]
+
+
+def test_report_reads_a_version_1_file() -> None:
+    result = run_cli("report", str(V1_FILE))
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.rstrip().endswith(
+        "lockgraph: 3 reported (2 circular-dependency, 1 recursive-locking), 0 confirmed,"
+        " 2 not checked; 1 pruned (gate lock); 1 suppressed; --show-pruned lists them; 54 events"
+    )

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from lockgraph import __version__
+from lockgraph import __version__, _native
 from lockgraph.errors import LockgraphError
 
 COMMANDS = ["analyze", "report", "chart", "check-order", "scenario", "run", "combine", "kernel"]
@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        _native.check()
+    except _native.CoreError as exc:
+        print(f"lockgraph: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

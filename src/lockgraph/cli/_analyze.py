@@ -8,13 +8,14 @@ import sys
 from lockgraph.cli._common import (
     add_output_options,
     add_render_options,
+    add_verdict_options,
     render_options,
     warn_if_pure_python,
 )
-from lockgraph.engine import Engine, analyze
 from lockgraph.errors import InputError
+from lockgraph.inputs import load_traces
 from lockgraph.report import Report, write_report
-from lockgraph.sources import FORMATS, read_traces
+from lockgraph.sources import FORMATS
 from lockgraph.store import save
 
 HELP = "analyse trace files (lockgraph's format or STD; plain or gzip)"
@@ -29,7 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "waits on tasks that need a held lock, recursive locking, unbalanced unlocks, "
         "locks held at exit. Several files are several processes or machines: their "
         "tasks and locks are their own, their lock classes are shared.",
-        epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+        epilog="Exit status: 0 no findings (with --fail-on confirmed: none confirmed), "
+        "1 findings, 2 usage or input error.",
     )
     p.add_argument("traces", nargs="+", metavar="TRACE", help="trace files ('-' reads stdin)")
     p.add_argument(
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="trace format (default: auto, from the first line)",
     )
     add_output_options(p)
+    add_verdict_options(p)
     p.add_argument(
         "--data-file",
         metavar="FILE",
@@ -51,34 +54,42 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="report malformed lines on stderr and skip them instead of stopping",
     )
+    p.add_argument(
+        "--no-confirm",
+        action="store_true",
+        help="skip confirmation (the second pass over the traces that checks whether "
+        "each reported cycle can deadlock in this run)",
+    )
     add_render_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     warn_if_pure_python()
-    engine = Engine()
     bad: list[InputError] = []
 
     def skip(exc: InputError) -> None:
         bad.append(exc)
         print(f"lockgraph: warning: {exc} (skipped)", file=sys.stderr)
 
-    stats = read_traces(engine, args.traces, args.input_format, skip if args.keep_going else None)
-    result = engine.finish(sources=list(args.traces))
-    findings = analyze(result)
+    loaded = load_traces(
+        args.traces, args.input_format, skip if args.keep_going else None, not args.no_confirm
+    )
+    result = loaded.run()
     if args.data_file:
-        save(args.data_file, result, findings)
+        save(args.data_file, result, loaded.findings)
     report = Report(
-        findings,
+        loaded.findings,
         args.show_pruned,
         result,
         list(args.traces),
-        stats.events,
+        loaded.events,
         render_options(args),
+        confirmed_only=args.confirmed_only,
+        fail_on=args.fail_on,
     )
     write_report(report, args.format, args.output)
     if bad:
         plural = "s" if len(bad) != 1 else ""
         print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
-    return 1 if report.reported else 0
+    return report.exit_status()

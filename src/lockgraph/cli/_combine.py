@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Merge data files written by parallel processes ('lockgraph run "
         "--parallel', child processes, pytest-xdist workers) into DATA_FILE, keeping "
         "every dependency, and re-analyse the merged graph: a cycle whose dependencies "
-        "come from different processes is found here. The inputs are removed once "
-        "the combined file is written.",
+        "come from different processes is found here. The inputs that lockgraph wrote "
+        "as parallel data files are removed once the combined file is written; any "
+        "other input is kept. A file given twice is combined once, with a warning.",
         epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
     )
     p.add_argument(
@@ -39,14 +40,20 @@ def run(args: argparse.Namespace) -> int:
 
     config = _config.load(args.config)
     data_file = args.data_file or config.data_file
+
+    def warn(message: str) -> None:
+        if not args.quiet:
+            print(f"lockgraph: warning: {message}", file=sys.stderr)
+
     _, findings, paths = combine(
         data_file,
         args.inputs or None,
         append=args.append,
         keep=args.keep,
         suppress=config.suppress,
+        warn=warn,
     )
-    reported = [f for f in findings if not f.pruned]
+    reported = [f for f in findings if f.reported]
     if not args.quiet:
         plural = "s" if len(paths) != 1 else ""
         print(

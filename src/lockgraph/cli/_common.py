@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 
+from lockgraph import _native
 from lockgraph.engine import native
+from lockgraph.engine.findings import FAIL_ON
 from lockgraph.errors import InputError, UsageError
 from lockgraph.inputs import Loaded, load
 from lockgraph.report import RenderOptions, formats
@@ -14,12 +16,9 @@ from lockgraph.sources import FORMATS
 
 
 def warn_if_pure_python() -> None:
-    """Say once when the C accelerator is missing (analysis is then 2-3x slower)."""
-    if native.replay is None and not native.unavailable.startswith("disabled"):
-        print(
-            f"lockgraph: warning: {native.unavailable}; using the pure-Python engine",
-            file=sys.stderr,
-        )
+    """Say once when the C replay is missing (analysis is then 2-3x slower)."""
+    if native.replay is None and _native.choice() != "python":
+        print(f"lockgraph: warning: {native.unavailable}", file=sys.stderr)
 
 
 def add_output_options(parser: argparse.ArgumentParser, default_format: str = "text") -> None:
@@ -40,8 +39,27 @@ def add_output_options(parser: argparse.ArgumentParser, default_format: str = "t
     parser.add_argument(
         "--show-pruned",
         action="store_true",
-        help="also list the cycles proven impossible (one task, a gate lock, fork/join order), "
-        "with the reason",
+        help="also list the findings held back, with the reason: pruned (the code rules "
+        "them out: a gate lock, declared nesting) and suppressed (by a suppression or a "
+        "declared order)",
+    )
+
+
+def add_verdict_options(parser: argparse.ArgumentParser) -> None:
+    """``--fail-on`` and ``--confirmed-only``: which verdict fails the run, and is shown."""
+    parser.add_argument(
+        "--fail-on",
+        choices=FAIL_ON,
+        default="reported",
+        help="exit 1 for every reported finding (reported, the default: lockdep's level), "
+        "or only for those confirmed in this run (confirmed: a reordering of the run "
+        "deadlocks)",
+    )
+    parser.add_argument(
+        "--confirmed-only",
+        action="store_true",
+        help="show only the findings confirmed in this run (the summary still counts "
+        "every reported one)",
     )
 
 

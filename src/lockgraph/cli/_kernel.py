@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from lockgraph import __version__
-from lockgraph.cli._common import add_output_options
+from lockgraph.cli._common import add_output_options, add_verdict_options
 from lockgraph.engine import Engine, Run, analyze
+from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.engine.graph import Edge
 from lockgraph.errors import InputError, UsageError
 from lockgraph.kernel.explain import explain
@@ -243,6 +244,7 @@ def _graph_parser(ksub: Any) -> None:
 
 def _store_options(p: argparse.ArgumentParser) -> None:
     add_output_options(p)
+    add_verdict_options(p)
     p.add_argument(
         "--data-file",
         metavar="FILE",
@@ -466,11 +468,20 @@ def _no_events_hint(path: str) -> str:
 
 def _finish(args: argparse.Namespace, run: Run) -> int:
     findings = analyze(run)
+    apply_verdicts(findings, run)
     if args.data_file:
         save(args.data_file, run, findings)
-    view = View(findings, args.show_pruned, run, list(run.sources), run.events)
+    view = View(
+        findings,
+        args.show_pruned,
+        run,
+        list(run.sources),
+        run.events,
+        confirmed_only=args.confirmed_only,
+        fail_on=args.fail_on,
+    )
     write_report(view, args.format, args.output)
-    return 1 if view.reported else 0
+    return view.exit_status()
 
 
 def _read(path: str) -> str:

@@ -8,6 +8,7 @@ from lockgraph.cli._common import (
     add_input_arguments,
     add_output_options,
     add_render_options,
+    add_verdict_options,
     load_inputs,
     render_options,
 )
@@ -29,10 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "analyse trace files first. Formats: text (lockdep's layout), json, html (one "
         "self-contained page), dot (Graphviz; svg and png through the 'dot' program), "
         "sarif (2.1.0), chart (the lock hierarchy). docs/reports.md describes each.",
-        epilog="Exit status: 0 no findings, 1 findings, 2 usage or input error.",
+        epilog="Exit status: 0 no findings (with --fail-on confirmed: none confirmed), "
+        "1 findings, 2 usage or input error.",
     )
     add_input_arguments(p, "render")
     add_output_options(p)
+    add_verdict_options(p)
     add_render_options(p)
     p.set_defaults(handler=run)
 
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         loaded.events,
         render_options(args),
         loaded.counts() if args.format == "html" else None,
+        confirmed_only=args.confirmed_only,
+        fail_on=args.fail_on,
     )
     write_report(report, args.format, args.output)
-    return 1 if report.reported else 0
+    return report.exit_status()

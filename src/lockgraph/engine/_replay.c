@@ -1,9 +1,10 @@
 /*
  * lockgraph.engine._replay: the optional C version of Engine.replay().
  *
- * It runs the same loop as the pure-Python Engine.replay() in core.py, with the
- * same fast paths for acquire and release, and calls back into the engine's
- * Python methods for everything else (a new line, a chain never seen, an
+ * It runs the same loop as the pure-Python Engine._replay() in core.py, with the
+ * fast paths of Engine.acquire and Engine.release inlined (the only copy of them;
+ * tests/engine/test_paths.py drives both through the same traces and compares the
+ * graphs), and calls back into the engine's Python methods for everything else (a new line, a chain never seen, an
  * out-of-order release, any other event). The engine's objects are slotted
  * Python classes; this module reads and writes their slots directly, at the
  * offsets their member descriptors give, after checking each object's exact
@@ -590,6 +591,8 @@ replay(PyObject *module, PyObject *args)
                     failed = (r == NULL || get_index(engine, &index) < 0);
                 }
             }
+        } else if (PyUnicode_CheckExact(op)) {
+            /* a memory access (READ/WRITE): only the confirmation pass reads it */
         } else {
             if (set_index(engine, index) < 0) {
                 failed = 1;

@@ -6,17 +6,25 @@ event findings. It is what the data file stores and what ``combine`` merges;
 ``analyze`` turns it into findings, so a report from the data file is the same as a
 report from the trace.
 
-Precision (DESIGN §2): a cycle is *pruned*, with the reason, when
+Verdicts (DESIGN §2, ``docs/engine.md``). Every strong cycle is *reported*, whatever
+order this run took, unless the code rules it out; then it is *pruned*, with the
+reason:
 
-* its dependencies cannot be given to distinct tasks (``single-task``): one task
-  alone never deadlocks with itself this way;
 * two of its dependencies were always taken under one common lock instance, held
   exclusively (``gate-lock``): the tasks cannot be inside both at once;
-* every way of giving its dependencies to distinct tasks orders two of them by fork
-  and join (``fork-join-order``);
-* every such way puts two of them in different critical sections of one lock: a task
-  whose parent held a lock from its fork to its join runs entirely inside that
-  critical section (``gate-lock``, inherited).
+* every way of giving its dependencies to distinct tasks puts two of them in
+  different critical sections of one lock: a task whose parent held a lock from its
+  fork to its join runs entirely inside that critical section (``gate-lock``,
+  inherited).
+
+(Declared nesting never makes a cycle: a subclass is another class.) Whether this
+run can deadlock is the second verdict, ``Finding.confirmed``. Without an event log
+(``apply_verdicts``) the dependencies' sampled occurrences can only refute: a cycle
+is *not confirmed* when its dependencies cannot be given to distinct tasks
+(``single-task``), or when fork and join order every such choice
+(``fork-join-order``); otherwise it is not checked (``confirmed`` None). Findings
+that record what happened (a bad unlock, a lock held at exit, a lock re-taken by the
+task holding it) are confirmed as ``observed``.
 
 A reported cycle also says whether it was observed over lock instances (``instance``)
 or only over classes (``class``: each dependency involved other instances, as with
@@ -25,18 +33,23 @@ two filesystems of one type), or ``unknown`` when the instance samples overflowe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from lockgraph.engine.confirm import Verdict, confirm_cycles
+from lockgraph.engine.eventlog import EventLog, Op
 from lockgraph.engine.findings import (
+    CYCLE_KINDS,
     ClassView,
     DependencyView,
     Finding,
     SiteView,
+    WitnessStep,
     WitnessView,
 )
 from lockgraph.engine.graph import DependencyGraph, Edge, Step, cycle_key
 from lockgraph.engine.hb import HappensBefore
-from lockgraph.engine.model import ClassKind, DepType, LockClass, Mode
+from lockgraph.engine.model import ClassKind, DepType, LockClass, Mode, Stack
 
 SEARCH_BUDGET = 100_000
 """Steps of the task-assignment search before a cycle is given the benefit of the doubt."""
@@ -81,8 +94,34 @@ def analyze(run: Run) -> list[Finding]:
         seen.add(key)
         findings.append(cycle_finding(run, steps))
     findings.extend(run.event_findings)
+    suppress_declared(findings)
     findings.sort(key=Finding.sort_key)
     return findings
+
+
+def suppress_declared(findings: list[Finding]) -> None:
+    """A cycle through a dependency that contradicts the declared lock order is
+    suppressed: the ``order-violation`` finding reports that dependency, with the
+    order the user declared (``declared-order: ...``)."""
+    violations = {
+        (d.source, d.target): f
+        for f in findings
+        if f.kind == "order-violation" and f.reported
+        for d in f.dependencies[:1]
+    }
+    if not violations:
+        return
+    for f in findings:
+        if f.kind not in CYCLE_KINDS or not f.reported:
+            continue
+        for d in f.dependencies:
+            violation = violations.get((d.source, d.target))
+            if violation is not None:
+                f.suppressed = (
+                    f"declared-order: {d.source} -> {d.target} contradicts the declared order"
+                    f" (reported as {violation.id})"
+                )
+                break
 
 
 def cycle_finding(run: Run, steps: list[Step]) -> Finding:
@@ -104,6 +143,12 @@ def cycle_finding(run: Run, steps: list[Step]) -> Finding:
     )
     _instance_level(run, steps, finding)
     finding.pruned = prune_reason(run, steps)
+    if not finding.pruned:
+        reason = unconfirmed_reason(run, steps)
+        if reason:
+            finding.confirmed = False
+            finding.unconfirmed_reason = reason
+            finding.confirm_method = "occurrences"
     return finding
 
 
@@ -197,29 +242,47 @@ def _pairs_by_source(edge: Edge) -> dict[int, set[int]]:
     return result
 
 
-# -- pruning ----------------------------------------------------------------
+# -- pruning and refuting ----------------------------------------------------
 
 
 def prune_reason(run: Run, steps: list[Step]) -> str:
-    """Why a cycle cannot deadlock, or "" if it can (as far as the evidence shows)."""
+    """Why the code rules a cycle out (``gate-lock: ...``), or "" if it does not."""
     edges = [e for e, _ in steps]
-    options = [None if not e.occurrences_complete else sorted(e.occurrences) for e in edges]
-    if not _distinct_tasks(options):
-        tasks = sorted({t for opts in options if opts for t, _ in opts})
-        if len(tasks) == 1:
-            return f"single-task: every dependency comes from {run.task_name(tasks[0])} alone"
-        return "single-task: the dependencies cannot be taken by distinct tasks"
     gate = _common_gate(edges)
     if gate is not None:
         return f"gate-lock: its dependencies were always taken under {run.instance_name(gate)}"
-    if not _assignment(run, edges, options, gates=False):
-        return "fork-join-order: fork and join order the tasks so they never overlap"
-    if not _assignment(run, edges, options, gates=True):
+    options = _options(edges)
+    if _distinct_tasks(options) and not _assignment(run, edges, options, hb=False, gates=True):
         return (
             "gate-lock: a parent held a lock from fork to join around the tasks,"
             " so their dependencies never overlap"
         )
     return ""
+
+
+def unconfirmed_reason(run: Run, steps: list[Step]) -> str:
+    """What kept a cycle's tasks apart in this run, from the dependencies' occurrences
+    alone, or "" if they do not refute it (``slug: detail``)."""
+    edges = [e for e, _ in steps]
+    options = _options(edges)
+    if not _distinct_tasks(options):
+        tasks = sorted({t for opts in options if opts for t, _ in opts})
+        if len(tasks) == 1:
+            return f"single-task: every dependency comes from {run.task_name(tasks[0])} alone"
+        return "single-task: the dependencies cannot be taken by distinct tasks"
+    if not _assignment(run, edges, options, hb=True, gates=False):
+        return "fork-join-order: fork and join order the tasks so they never overlap"
+    if not _assignment(run, edges, options, hb=True, gates=True):
+        return (
+            "fork-join-order: fork and join order the tasks, or put them in one lock's"
+            " critical sections, so they never overlap"
+        )
+    return ""
+
+
+def _options(edges: list[Edge]) -> list[list[tuple[int, int]] | None]:
+    """Each dependency's (task, segment) occurrences, or None when they overflowed."""
+    return [None if not e.occurrences_complete else sorted(e.occurrences) for e in edges]
 
 
 def _distinct_tasks(options: list[list[tuple[int, int]] | None]) -> bool:
@@ -252,12 +315,16 @@ def _common_gate(edges: list[Edge]) -> int | None:
 
 
 def _assignment(
-    run: Run, edges: list[Edge], options: list[list[tuple[int, int]] | None], gates: bool
+    run: Run,
+    edges: list[Edge],
+    options: list[list[tuple[int, int]] | None],
+    hb: bool,
+    gates: bool,
 ) -> bool:
     """Distinct tasks, one per dependency, whose occurrences can overlap in time.
 
-    Occurrences overlap unless fork/join orders them or (with ``gates``) they lie in
-    different critical sections of one lock.
+    Occurrences overlap unless (with ``hb``) fork/join orders them or (with ``gates``)
+    they lie in different critical sections of one lock.
     """
     budget = [SEARCH_BUDGET]
     chosen: list[tuple[tuple[int, int], Edge]] = []
@@ -266,7 +333,7 @@ def _assignment(
 
     def compatible(occ: tuple[int, int], edge: Edge) -> bool:
         for other, other_edge in chosen:
-            if occ[0] == other[0] or not run.hb.concurrent(occ, other):
+            if occ[0] == other[0] or (hb and not run.hb.concurrent(occ, other)):
                 return False
             if gates and _excluded(run, occ[0], edge, other[0], other_edge):
                 return False
@@ -306,3 +373,109 @@ def _in_other_section(run: Run, a: int, b: int, b_edge: Edge) -> bool:
         if other is not None and other != section:
             return True
     return False
+
+
+# -- the verdicts of this run -------------------------------------------------
+
+OBSERVED_KINDS = ("bad-unlock-balance", "held-at-exit", "held-across-fork", "order-violation")
+"""Event findings that record what the run did, not what it could do."""
+
+
+def apply_verdicts(
+    findings: list[Finding],
+    run: Run,
+    log: EventLog | None = None,
+    sites: Sequence[Stack | None] = (),
+) -> None:
+    """Give each finding its verdict for this run (``Finding.confirmed`` and the rest).
+
+    Event findings that record what happened (``OBSERVED_KINDS``, a lock re-taken by
+    the very task holding it) are confirmed as ``observed``. With the run's event log,
+    every cycle that is not pruned is checked by ``confirm.confirm_cycles``; its
+    witness is the log positions turned into steps: task names from ``run``, lock
+    classes from the log's instances, and sites from ``sites``, the table the log's
+    site ids index (a site id outside it, or -1, has no site). Without a log, cycles
+    keep what ``analyze`` found from their occurrences (refuted, or not checked).
+    Call it once, on a recorded run (not on a scenario model: that has no run).
+    """
+    for f in findings:
+        if f.confirmed is None and (
+            f.kind in OBSERVED_KINDS or (f.kind == "recursive-locking" and f.same_instance)
+        ):
+            f.confirmed = True
+            f.confirm_method = "observed"
+    if log is None:
+        return
+    checked: list[tuple[Finding, list[int]]] = []
+    for f in findings:
+        if f.kind in CYCLE_KINDS and not f.pruned:
+            ids = _class_ids(run, f)
+            if ids is not None:
+                checked.append((f, ids))
+    verdicts = confirm_cycles(log, [ids for _, ids in checked])
+    for (f, _), verdict in zip(checked, verdicts, strict=True):
+        set_verdict(f, verdict, run, log, sites)
+
+
+def _class_ids(run: Run, f: Finding) -> list[int] | None:
+    """The finding's cycle as class ids, in dependency order (None: not in this run)."""
+    ids = []
+    for c in f.classes:
+        cls = run.graph.find_class(c.name)
+        if cls is None:
+            return None
+        ids.append(cls.id)
+    return ids
+
+
+def set_verdict(
+    f: Finding, verdict: Verdict, run: Run, log: EventLog, sites: Sequence[Stack | None] = ()
+) -> None:
+    """Copy one ``confirm`` verdict into a finding, its witness named and placed."""
+    f.confirmed = verdict.confirmed
+    f.confirm_method = verdict.method or "event-log"
+    f.unconfirmed_reason = "" if verdict.confirmed else verdict.reason
+    f.patterns = verdict.patterns
+    f.patterns_confirmed = verdict.patterns_confirmed
+    if not verdict.confirmed:
+        f.witness = []
+        return
+    blocked = set(verdict.blocked)
+    order = [*verdict.witness, *(p for p in verdict.blocked if p not in set(verdict.witness))]
+    f.witness = [witness_step(run, log, p, sites, p in blocked) for p in order]
+
+
+def witness_step(
+    run: Run, log: EventLog, position: int, sites: Sequence[Stack | None], blocked: bool
+) -> WitnessStep:
+    """The event at ``position`` of the log, as a witness shows it."""
+    event = log[position]
+    op = "trylock" if event.op is Op.ACQUIRE and event.trylock else event.op.name.lower()
+    mode = Mode(event.mode).letter if event.op is Op.ACQUIRE else ""
+    stack = sites[event.site] if 0 <= event.site < len(sites) else None
+    return WitnessStep(
+        task=_task_name(run, log, event.task),
+        op=op,
+        target=_target(run, log, event.op, event.obj),
+        mode=mode,
+        site=SiteView.of(stack),
+        blocked=blocked,
+    )
+
+
+def _task_name(run: Run, log: EventLog, task: int) -> str:
+    if task in log.task_names or not 0 <= task < len(run.tasks):
+        return log.task_name(task)
+    return run.task_name(task)
+
+
+def _target(run: Run, log: EventLog, op: Op, obj: int) -> str:
+    """What an event names: a lock or event's class, a task, or a variable."""
+    if op in (Op.FORK, Op.JOIN):
+        return _task_name(run, log, obj)
+    if op in (Op.READ, Op.WRITE):
+        return log.obj_name(obj, "V")
+    info = log.locks.get(obj)
+    if info is not None and 0 <= info.cls < len(run.graph.classes):
+        return run.graph.classes[info.cls].key
+    return log.obj_name(obj)

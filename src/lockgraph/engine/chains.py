@@ -10,16 +10,21 @@ instance pairs and gate locks without work on every event.
 from __future__ import annotations
 
 from lockgraph.engine.graph import Edge
-from lockgraph.engine.model import LockUse, Mode
+from lockgraph.engine.model import LockUse
 
 RECURSION = 1
 """Class chain flag: the acquired class is already held; each acquisition needs a look."""
 
 
 class ClassChain:
-    """A node of the class chain trie."""
+    """A node of the class chain trie.
+
+    It keeps its parent and the way the last lock was taken, not the whole sequence
+    (which the task's held stack has): memory per node does not grow with depth.
+    """
 
     __slots__ = (
+        "cm",
         "depth",
         "edges",
         "flags",
@@ -27,19 +32,20 @@ class ClassChain:
         "next",
         "occurrences",
         "occurrences_complete",
+        "parent",
         "tokens",
-        "uses",
     )
 
-    def __init__(self, uses: tuple[tuple[int, Mode, bool], ...]) -> None:
-        self.uses = uses
-        """(class id, mode, trylock) per held lock, oldest first."""
-        self.depth = len(uses)
+    def __init__(self, parent: ClassChain | None, cm: int) -> None:
+        self.parent = parent
+        self.cm = cm
+        """How the last lock was taken (``LockUse.cm``); 0 at the root."""
+        self.depth: int = 0 if parent is None else parent.depth + 1
         self.next: dict[int, ClassChain] = {}
         """Keyed by ``LockUse.cm``."""
         self.flags = 0
         self.hits = 0
-        self.edges: list[Edge] = []
+        self.edges: tuple[Edge, ...] = ()
         """The dependencies that an acquisition reaching this node establishes."""
         self.tokens: set[object] = set()
         """Tokens (``core._Token``) of the task segments already recorded here."""

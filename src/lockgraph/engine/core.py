@@ -9,8 +9,11 @@ lockdep's chain cache:
   of a trie; stepping to the next node is one lookup keyed by ``LockUse.cm``. Only a
   miss (a chain never seen) adds dependencies and searches for cycles.
 * the *instance chain* is a second trie keyed by ``LockUse``; a miss records instance
-  pairs and gate locks for the dependencies of the chain. It is bounded: past
-  ``INSTANCE_CHAIN_LIMIT`` nodes it starts afresh, which loses no evidence.
+  pairs and gate locks for the dependencies of the chain.
+* both are bounded: past ``CHAIN_LIMIT`` or ``INSTANCE_CHAIN_LIMIT`` nodes they start
+  afresh, which loses no evidence (counts are folded into the dependencies), and a
+  task's locks past ``MAX_DEPTH`` add no dependencies (lockdep's ``MAX_LOCK_DEPTH``),
+  so memory grows with distinct classes and chains, never with events or nesting.
 * a chain node records which (task, happens-before segment) used it only when it
   has not seen the task's current ``token`` (it keeps a bounded set of tokens).
 """
@@ -34,9 +37,11 @@ from lockgraph.engine.findings import (
 )
 from lockgraph.engine.graph import TASK_SAMPLES, DependencyGraph, Edge, Step, Witness
 from lockgraph.engine.hb import HappensBefore
+from lockgraph.engine.incremental import IncrementalOrder
 from lockgraph.engine.model import (
     ClassKind,
     DepType,
+    HeldEntry,
     LockClass,
     LockInstance,
     LockUse,
@@ -46,6 +51,13 @@ from lockgraph.engine.model import (
 )
 
 INSTANCE_CHAIN_LIMIT = 200_000
+"""Instance chain nodes kept before both tries start afresh (bounds memory)."""
+CHAIN_LIMIT = 200_000
+"""Class chain nodes kept before both tries start afresh (bounds memory)."""
+MAX_DEPTH = 48
+"""Locks a task holds at once whose dependencies are recorded (lockdep's
+``MAX_LOCK_DEPTH``). Past it, a lock is still held and released, and the engine
+says once that the limit was reached."""
 TOKENS_PER_CHAIN = 64
 """Task tokens a chain node remembers (tasks interleaving on one chain)."""
 NESTING_SAMPLES = 64
@@ -59,7 +71,14 @@ _EVENT: Final = 3
 
 ACQUIRE: Final = "acquire"
 RELEASE: Final = "release"
-"""Action codes ``replay`` runs inline; any other action names an engine method."""
+READ: Final = "read"
+WRITE: Final = "write"
+"""Action codes: ``replay`` runs ACQUIRE and RELEASE inline and skips READ and WRITE
+(memory accesses, ``(READ, task, variable id, site)``: the dependency graph has no use
+for them; the confirmation pass reads them). Any other action names an engine method."""
+
+_DEP_BIT: Final = {(h, a): int(DepType.of(h, a)) for h in Mode for a in Mode}
+"""The dependency type bit of (holder mode, acquirer mode), looked up, not computed."""
 
 MEMO_LIMIT = 1_000_000
 """Distinct lines ``replay`` remembers; past it, new lines are parsed every time."""
@@ -83,7 +102,7 @@ CycleCallback = Callable[[list[Step], Task], None]
 class Engine:
     """The pure lock-dependency engine. Not thread-safe: feed it from one thread."""
 
-    def __init__(self, online: bool = True) -> None:
+    def __init__(self, online: bool = False) -> None:
         self.graph = DependencyGraph()
         self.hb = HappensBefore()
         self.tasks: list[Task] = []
@@ -93,22 +112,35 @@ class Engine:
         self.index = 0
         """Events seen so far; each event's index is the value after it."""
         self.online = online
-        """Search for a cycle whenever a dependency (or a type of one) is new."""
+        """Search for a cycle as soon as a dependency (or a type of one) closes one
+        (the runtime's ``raise`` policy); offline, ``analysis`` finds every cycle once
+        at the end."""
         self.on_cycle: CycleCallback | None = None
+        self.order = IncrementalOrder()
+        """The classes in topological order, cycles contracted (online only)."""
+        self._ordered: set[tuple[int, int]] = set()
         self.on_finding: Callable[[Finding], None] | None = None
         self.cycles: list[tuple[list[Step], int, int]] = []
         """Cycles found online: (steps, event index, task id)."""
         self.event_findings: dict[tuple[str, ...], Finding] = {}
-        self._root = ClassChain(())
+        self._root = ClassChain(None, 0)
         self._iroot = InstanceChain(self._root)
         self._ichains = 0
         self.instance_chain_limit = INSTANCE_CHAIN_LIMIT
-        """Instance trie nodes kept before starting afresh (bounds memory)."""
+        self.chain_limit = CHAIN_LIMIT
+        self.max_depth = MAX_DEPTH
+        self.limits: dict[str, str] = {}
+        """Bounds reached in this run, by name, with what was said."""
+        self.on_limit: Callable[[str], None] | None = None
+        self._folded: dict[tuple[int, int], int] = {}
+        """Counts of dependencies from chain nodes dropped by a trie reset."""
         self._chains: list[ClassChain] = []
         self._cms: dict[tuple[int, Mode, bool], int] = {}
         self._cm_uses: list[tuple[int, Mode, bool]] = []
         self._events: dict[str, LockUse] = {}
         self._joins: dict[int, LockUse] = {}
+        self._variables: dict[str, int] = {}
+        self._variable_names: list[str] = []
         self._rewalking = False
         self._nesting: dict[str, dict[tuple[int, int], tuple[int, Stack | None, Stack | None]]] = {}
         """Class -> {(outer, inner instance): (task, outer's site, inner's site)}."""
@@ -173,6 +205,22 @@ class Engine:
         use = lock.uses[way] = LockUse(lock, mode, trylock, cm, nest)
         return use
 
+    def variable(self, name: str) -> int:
+        """The id of a memory location (``READ``/``WRITE`` actions name it)."""
+        known = self._variables.get(name)
+        if known is None:
+            known = self._variables[name] = len(self._variables)
+        return known
+
+    def variable_name(self, var: int) -> str:
+        if len(self._variable_names) != len(self._variables):
+            self._variable_names = list(self._variables)
+        return self._variable_names[var] if 0 <= var < len(self._variable_names) else f"V{var}"
+
+    def join_event_of(self, child: Task) -> LockUse | None:
+        """The event a join of ``child`` waits for, once a join was seen."""
+        return self._joins.get(child.id)
+
     def event(self, name: str, site: Stack | None = None) -> LockUse:
         """The pseudo-lock of something waited for (a completion, a queue, a join)."""
         use = self._events.get(name)
@@ -181,11 +229,21 @@ class Engine:
             use = self._events[name] = self.use(self.lock(name, cls))
         return use
 
+    def chain_classes(self, chain: ClassChain) -> list[int]:
+        """The class ids a class chain node stands for, oldest first."""
+        cms: list[int] = []
+        node: ClassChain | None = chain
+        while node is not None and node.parent is not None:
+            cms.append(node.cm)
+            node = node.parent
+        return [self._cm_uses[cm][0] for cm in reversed(cms)]
+
     # -- events ---------------------------------------------------------------
 
     def acquire(self, task: Task, use: LockUse, site: Stack | None = None) -> None:
         """``task`` takes a lock (blocking, or a trylock that succeeded)."""
-        # The body is repeated, inlined, in ``replay``: change both together.
+        # The one implementation of the fast path; the C replay (_replay.c) inlines
+        # it, and tests/engine/test_paths.py checks that both build the same graph.
         self.index += 1
         lock = use.lock
         if lock.owner is task and lock.reentrant:
@@ -195,7 +253,11 @@ class Engine:
         inxt = ichain.next.get(use)
         if inxt is None or inxt.slow:
             inxt = self._acquire_slow(task, use, site, ichain, inxt)
-            ichain = task.ichain  # a fresh instance trie re-bases the task
+            ichain = task.ichain  # a fresh trie re-bases the task
+            if inxt is None:  # past the depth limit: held, but it depends on nothing
+                task.held.append((use, site, ichain, self.index))
+                lock.owner = task
+                return
         task.held.append((use, site, ichain, self.index))
         task.ichain = inxt
         lock.owner = task
@@ -205,7 +267,7 @@ class Engine:
             self._occur(task, chain, use, site)
 
     def release(self, task: Task, lock: LockInstance, site: Stack | None = None) -> None:
-        # The body is repeated, inlined, in ``replay``: change both together.
+        # Inlined in the C replay, like ``acquire``.
         self.index += 1
         held = task.held
         if held and not lock.depth:
@@ -252,60 +314,27 @@ class Engine:
         parse: Callable[[Hashable, int], Action | None],
         first_line: int,
     ) -> int:
+        """The pure-Python loop: the same operations as ``acquire``/``release``, called."""
         lineno = first_line - 1
         memo_get = memo.get
-        acquire_slow = self._acquire_slow
-        release_slow = self._release_slow
-        occur = self._occur
-        index = self.index  # kept local; written back around every call out
-        try:
-            for lineno, line in enumerate(lines, first_line):
-                action = memo_get(line)
+        acquire = self.acquire
+        release = self.release
+        for lineno, line in enumerate(lines, first_line):
+            action = memo_get(line)
+            if action is None:
+                action = parse(line, lineno)
                 if action is None:
-                    self.index = index
-                    action = parse(line, lineno)
-                    index = self.index
-                    if action is None:
-                        continue
-                    if len(memo) < MEMO_LIMIT:
-                        memo[line] = action
-                op, task, x, site = action
-                if op is ACQUIRE:
-                    index += 1
-                    lock = x.lock
-                    if lock.owner is task and lock.reentrant:
-                        lock.depth += 1
-                        continue
-                    ichain = task.ichain
-                    inxt = ichain.next.get(x)
-                    if inxt is None or inxt.slow:
-                        self.index = index
-                        inxt = acquire_slow(task, x, site, ichain, inxt)
-                    task.held.append((x, site, ichain, index))
-                    task.ichain = inxt
-                    lock.owner = task
-                    chain = inxt.chain
-                    chain.hits += 1
-                    if task.token not in chain.tokens:
-                        occur(task, chain, x, site)
-                elif op is RELEASE:
-                    index += 1
-                    held = task.held
-                    if held and not x.depth:
-                        top = held[-1]
-                        if top[0].lock is x:
-                            held.pop()
-                            task.ichain = top[2]
-                            x.owner = None
-                            continue
-                    self.index = index
-                    release_slow(task, x, site)
-                else:
-                    self.index = index
-                    op(task, x, site)  # type: ignore[operator]
-                    index = self.index
-        finally:
-            self.index = index
+                    continue
+                if len(memo) < MEMO_LIMIT:
+                    memo[line] = action
+            op, task, x, site = action
+            if op is ACQUIRE:
+                acquire(task, x, site)
+            elif op is RELEASE:
+                release(task, x, site)
+            elif op.__class__ is not str:
+                op(task, x, site)  # type: ignore[operator]
+            # else: a memory access (READ/WRITE), which only confirmation reads
         return lineno - first_line + 1
 
     def wait(self, task: Task, event: LockUse, site: Stack | None = None) -> None:
@@ -425,8 +454,20 @@ class Engine:
         site: Stack | None,
         ichain: InstanceChain,
         inxt: InstanceChain | None,
-    ) -> InstanceChain:
+    ) -> InstanceChain | None:
+        """The chain node after ``use``, made if new; None past the depth limit."""
         if inxt is None:
+            if ichain.chain.depth >= self.max_depth:
+                self._limit(
+                    "depth",
+                    f"a task held more than {self.max_depth} locks at once ({task.name} at "
+                    f"event {self.index}); locks taken past that depth add no dependencies "
+                    "(lockdep's MAX_LOCK_DEPTH)",
+                )
+                return None
+            if self._ichains >= self.instance_chain_limit or len(self._chains) >= self.chain_limit:
+                self._reset_tries()
+                ichain = task.ichain
             chain = ichain.chain
             nxt = chain.next.get(use.cm)
             if nxt is None:
@@ -436,51 +477,117 @@ class Engine:
             self._check_recursion(task, use, site)
         return inxt
 
+    def _limit(self, what: str, message: str) -> None:
+        """A bound was reached: said once, and the engine keeps working."""
+        if what not in self.limits:
+            self.limits[what] = message
+            if self.on_limit is not None:
+                self.on_limit(message)
+
+    def _reset_tries(self) -> None:
+        """Start both chain tries afresh; the evidence is in the dependencies, not in
+        the tries. Their counts are folded into the dependencies first, and tasks
+        holding locks re-walk them in the new tries."""
+        self._fold_chains()
+        self._root = ClassChain(None, 0)
+        self._chains = []
+        self._iroot = InstanceChain(self._root)
+        self._ichains = 0
+        for other in self.tasks:
+            entries = other.held
+            other.held = []
+            other.ichain = self._iroot
+            self._rewalk(other, entries)
+
+    def _rewalk(self, task: Task, entries: list[HeldEntry]) -> None:
+        """Push ``entries`` again onto ``task``'s stack through the chain tries.
+
+        lockdep's reacquisition after an out-of-order release: the dependencies
+        exist already; only chain nodes may be new. No recursion check, no new event.
+        """
+        held = task.held
+        self._rewalking = True
+        try:
+            for entry in entries:
+                use = entry[_USE]
+                ichain = task.ichain
+                inxt = ichain.next.get(use)
+                if inxt is None or inxt.slow:
+                    inxt = self._acquire_slow(task, use, entry[_SITE], ichain, inxt)
+                    ichain = task.ichain
+                held.append((use, entry[_SITE], ichain, entry[_EVENT]))
+                if inxt is not None:
+                    task.ichain = inxt
+        finally:
+            self._rewalking = False
+
     def _new_chain(
         self, task: Task, use: LockUse, site: Stack | None, chain: ClassChain
     ) -> ClassChain:
         cls = use.lock.cls
-        nxt = ClassChain((*chain.uses, (cls.id, use.mode, use.trylock)))
+        nxt = ClassChain(chain, use.cm)
         chain.next[use.cm] = nxt
         self._chains.append(nxt)
-        if any(held_cls == cls.id for held_cls, _, _ in chain.uses):
+        held = task.held[: chain.depth]  # the tracked entries: what ``chain`` stands for
+        if any(h[_USE].lock.cls is cls for h in held):
             nxt.flags |= RECURSION
         if use.trylock:
             return nxt  # a trylock never waits: it depends on nothing
         graph = self.graph
-        classes = graph.classes
+        succ = graph.succ
+        labels = self.labels
         new_cycles: list[tuple[Edge, int]] = []
-        for position, (held_cls, held_mode, _) in enumerate(chain.uses):
-            if held_cls == cls.id:
+        edges: list[Edge] = []
+        for entry in held:
+            held_use = entry[_USE]
+            held_cls = held_use.lock.cls
+            if held_cls is cls:
                 continue
-            edge = graph.edge(classes[held_cls], cls)
-            if edge not in nxt.edges:
-                nxt.edges.append(edge)
-            bit = int(DepType.of(held_mode, use.mode))
+            edge = succ[held_cls.id].get(cls.id)
+            if edge is None:
+                edge = graph.edge(held_cls, cls)
+            if edge not in edges:
+                edges.append(edge)
+            bit = _DEP_BIT[held_use.mode, use.mode]
             if edge.bits & bit:
                 continue
-            entry = task.held[position]
             witness = Witness(
                 task.id,
                 entry[_SITE],
                 site,
                 self.index,
-                held_mode,
+                held_use.mode,
                 use.mode,
-                entry[_USE].lock.id,
+                held_use.lock.id,
                 use.lock.id,
             )
             graph.add_bit(edge, bit, witness)
-            self._label(entry[_USE].lock)
-            self._label(use.lock)
+            labels[held_use.lock.id] = held_use.lock.key
+            labels[use.lock.id] = use.lock.key
             new_cycles.append((edge, bit))
+        nxt.edges = tuple(edges)
         if self.online:
             for edge, bit in new_cycles:
                 self._search(edge, bit, task)
         return nxt
 
     def _search(self, edge: Edge, bit: int, task: Task) -> None:
-        cycle = self.graph.shortest_cycle(edge, bit)
+        """Online: does the new dependency type ``bit`` of ``edge`` close a strong cycle?
+
+        The incremental order answers "no" at once for a dependency that goes forward;
+        otherwise only the strongly connected component that holds it is searched.
+        """
+        src, dst = edge.src.id, edge.dst.id
+        if (src, dst) not in self._ordered:  # the dependency itself is new
+            self._ordered.add((src, dst))
+            component = self.order.add(src, dst)
+        elif self.order.find(src) == self.order.find(dst):
+            component = self.order.component(src)
+        else:
+            component = None
+        if component is None:
+            return
+        cycle = self.graph.shortest_cycle(edge, bit, within=set(component))
         if cycle is None:
             return
         self.cycles.append((cycle, self.index, task.id))
@@ -490,24 +597,16 @@ class Engine:
     def _new_ichain(
         self, task: Task, use: LockUse, ichain: InstanceChain, chain: ClassChain
     ) -> InstanceChain:
-        if self._ichains >= self.instance_chain_limit:
-            # Start afresh: the evidence is in the dependencies, not in the trie.
-            # Tasks holding locks move to the new trie too (their held entries
-            # included), or they would keep growing the old one forever.
-            self._iroot = InstanceChain(self._root)
-            self._ichains = 0
-            for other in self.tasks:
-                self._rebase(other)
-            ichain = task.ichain
         self._ichains += 1
         inxt = InstanceChain(chain)
         ichain.next[use] = inxt
         if use.trylock:
             return inxt
         lock = use.lock
-        exclusive = [h[_USE].lock.id for h in task.held if h[_USE].mode is Mode.WRITE]
+        held = task.held[: ichain.chain.depth]
+        exclusive = frozenset(h[_USE].lock.id for h in held if h[_USE].mode is Mode.WRITE)
         succ = self.graph.succ
-        for h in task.held:
+        for h in held:
             held_lock = h[_USE].lock
             edge = succ[held_lock.cls.id].get(lock.cls.id)
             if edge is None:
@@ -515,22 +614,8 @@ class Engine:
             if edge.add_instance_pair((held_lock.id, lock.id)):
                 self._label(held_lock)
                 self._label(lock)
-            edge.narrow_gate(frozenset(i for i in exclusive if i != held_lock.id))
+            edge.narrow_gate(exclusive - {held_lock.id} if held_lock.id in exclusive else exclusive)
         return inxt
-
-    def _rebase(self, task: Task) -> None:
-        """Re-walk ``task``'s held locks in the current instance trie."""
-        node = self._iroot
-        held = task.held
-        for i, h in enumerate(held):
-            after = held[i + 1][_ICHAIN].chain if i + 1 < len(held) else task.ichain.chain
-            held[i] = (h[_USE], h[_SITE], node, h[_EVENT])
-            nxt = node.next.get(h[_USE])
-            if nxt is None:
-                nxt = node.next[h[_USE]] = InstanceChain(after)
-                self._ichains += 1
-            node = nxt
-        task.ichain = node
 
     def _occur(self, task: Task, chain: ClassChain, use: LockUse, site: Stack | None) -> None:
         tokens = chain.tokens
@@ -678,21 +763,7 @@ class Engine:
         task.ichain = removed[_ICHAIN]
         lock.owner = None
         lock.depth = 0
-        # lockdep's reacquisition after an out-of-order release: the dependencies of
-        # the locks above already exist; only the chain nodes are new.
-        self._rewalking = True
-        try:
-            for entry in above:
-                use = entry[_USE]
-                ichain = task.ichain
-                inxt = ichain.next.get(use)
-                if inxt is None or inxt.slow:
-                    inxt = self._acquire_slow(task, use, entry[_SITE], ichain, inxt)
-                    ichain = task.ichain
-                held.append((use, entry[_SITE], ichain, entry[_EVENT]))
-                task.ichain = inxt
-        finally:
-            self._rewalking = False
+        self._rewalk(task, above)
         return True
 
     def _signal_edges(
@@ -862,10 +933,19 @@ class Engine:
     def settle(self) -> None:
         """Fold the chain cache's counters into the dependencies (idempotent)."""
         for key, edge in self.graph.edges.items():
-            edge.count = self._direct.get(key, 0)
+            edge.count = self._direct.get(key, 0) + self._folded.get(key, 0)
         for chain in self._chains:
             for edge in chain.edges:
                 edge.count += chain.hits
+                edge.add_occurrences(chain.occurrences, chain.occurrences_complete)
+
+    def _fold_chains(self) -> None:
+        """Keep the counts and occurrences of the chain nodes about to be dropped."""
+        folded = self._folded
+        for chain in self._chains:
+            for edge in chain.edges:
+                key = (edge.src.id, edge.dst.id)
+                folded[key] = folded.get(key, 0) + chain.hits
                 edge.add_occurrences(chain.occurrences, chain.occurrences_complete)
 
 

@@ -3,6 +3,19 @@
 A finding is plain data with names instead of engine objects, so it survives the
 engine, round-trips through JSON and the data file, and is the one input of every
 renderer. ``FINDINGS_VERSION`` versions the JSON form (``to_json``).
+
+Every finding has two verdicts (``docs/engine.md``):
+
+* *reported* (lockdep's level): not ``pruned`` (the code rules it out: a gate lock,
+  declared nesting) and not ``suppressed`` (by the user: a suppression pattern, a
+  declared order);
+* *confirmed* (this run): ``confirmed`` is True when a correct reordering of the
+  recorded run deadlocks (``witness`` is that schedule), False when none does
+  (``unconfirmed_reason`` says what held the tasks apart), None when it was not
+  checked (no event log, or a kind that is not confirmed).
+
+``failing`` is the one rule every front end uses to choose the findings that fail a
+run (``--fail-on reported|confirmed``).
 """
 
 from __future__ import annotations
@@ -13,7 +26,16 @@ from typing import Any
 
 from lockgraph.engine.model import Frame, Stack
 
-FINDINGS_VERSION = 1
+FINDINGS_VERSION = 2
+"""2: confirmed, witness, unconfirmed_reason, confirm_method, patterns,
+patterns_confirmed, suppressed (1: none of these; a suppressed finding was pruned
+with the reason ``suppressed: PATTERN``)."""
+
+CYCLE_KINDS = ("circular-dependency", "wait-cycle")
+"""The kinds that are cycles: confirmed by a reordering of the run."""
+
+FAIL_ON = ("reported", "confirmed")
+"""What can fail a run: every reported finding, or only the confirmed ones."""
 
 KINDS: dict[str, str] = {
     "circular-dependency": "possible circular locking dependency detected",
@@ -96,6 +118,30 @@ class HeldView:
 
 
 @dataclass
+class WitnessStep:
+    """One event of a confirmed finding's schedule: a task did ``op`` on ``target``.
+
+    ``op`` is the event's kind (``acquire``, ``release``, ``wait``, ``signal``, ``fork``,
+    ``join``, ``read``, ``write``); ``target`` the lock class (or event, task, variable)
+    it names; ``mode`` the lock mode letter (``w``, ``r``, ``R``) of an acquire.
+    ``blocked``: the task blocks at this event, the schedule's last step for it.
+    """
+
+    task: str
+    op: str
+    target: str = ""
+    mode: str = ""
+    site: SiteView = field(default_factory=SiteView)
+    blocked: bool = False
+
+    @property
+    def event(self) -> str:
+        """The event in a few words: ``acquire Cache._lock (w)``."""
+        words = f"{self.op} {self.target}".strip()
+        return f"{words} ({self.mode})" if self.mode else words
+
+
+@dataclass
 class Finding:
     kind: str
     key: list[str]
@@ -118,7 +164,26 @@ class Finding:
     same_instance: bool | None = None
     """recursive-locking: the very instance held (certain self-deadlock) or another of its class."""
     pruned: str = ""
-    """Why the finding cannot happen (empty: reported)."""
+    """Why the code rules the finding out, as ``slug: detail`` (``gate-lock: ...``);
+    empty: not pruned."""
+    suppressed: str = ""
+    """Why the user held the finding back, as ``slug: detail`` (``suppression: PATTERN``,
+    ``declared-order: ...``); empty: not suppressed."""
+    confirmed: bool | None = None
+    """True: a correct reordering of this run deadlocks (``witness``); False: none does
+    (``unconfirmed_reason``); None: not checked."""
+    witness: list[WitnessStep] = field(default_factory=list)
+    """The deadlocking schedule, in order, when confirmed."""
+    unconfirmed_reason: str = ""
+    """What held the tasks apart in this run, as ``slug: detail``, when not confirmed."""
+    confirm_method: str = ""
+    """How the verdict was reached (``sync-preserving``, ``exact-search``, ``observed``,
+    ``occurrences``...)."""
+    patterns: int = 0
+    """Distinct abstract deadlock patterns (task, acquired lock, held set, site) the
+    finding stands for (0: not counted)."""
+    patterns_confirmed: int = 0
+    """How many of ``patterns`` are confirmed."""
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -126,9 +191,16 @@ class Finding:
         return KINDS[self.kind]
 
     @property
+    def reported(self) -> bool:
+        """Neither pruned nor suppressed: a finding that counts."""
+        return not self.pruned and not self.suppressed
+
+    @property
     def id(self) -> str:
         """Stable across runs: the kind and what makes the finding distinct."""
-        digest = hashlib.sha1("\0".join([self.kind, *self.key]).encode()).hexdigest()
+        digest = hashlib.sha1(
+            "\0".join([self.kind, *self.key]).encode("utf-8", "surrogatepass")
+        ).hexdigest()
         return f"{self.kind}:{digest[:10]}"
 
     def sort_key(self) -> tuple[int, int, list[str]]:
@@ -136,6 +208,10 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"id": self.id, "title": self.title, **asdict(self)}
+        data["witness"] = [
+            {"task": s.task, "event": s.event, **{k: v for k, v in step.items() if k != "task"}}
+            for s, step in zip(self.witness, data["witness"], strict=True)
+        ]
         result: dict[str, Any] = _frames_to_text(data)
         return result
 
@@ -187,6 +263,42 @@ def _witness(d: dict[str, Any]) -> WitnessView:
     )
 
 
+def _step(d: dict[str, Any]) -> WitnessStep:
+    return WitnessStep(
+        task=d["task"],
+        op=d["op"],
+        target=d.get("target", ""),
+        mode=d.get("mode", ""),
+        site=_site(d.get("site")),
+        blocked=bool(d.get("blocked", False)),
+    )
+
+
+_REFUTED_IN_V1 = ("single-task: ", "fork-join-order: ")
+"""Version 1 pruned the cycles this run's order kept apart; version 2 reports them, not
+confirmed."""
+
+
+def _verdicts_of(d: dict[str, Any]) -> dict[str, Any]:
+    """The verdict fields of a finding's JSON, version 1's included.
+
+    Version 1 wrote a suppression as ``pruned = "suppressed: PATTERN"``, and pruned the
+    cycles of one task or ordered by fork/join (``_REFUTED_IN_V1``).
+    """
+    pruned, suppressed = d.get("pruned", ""), d.get("suppressed", "")
+    verdict: dict[str, Any] = {
+        "confirmed": d.get("confirmed"),
+        "unconfirmed_reason": d.get("unconfirmed_reason", ""),
+        "confirm_method": d.get("confirm_method", ""),
+    }
+    if pruned.startswith("suppressed: ") and not suppressed:
+        pruned, suppressed = "", "suppression: " + pruned.removeprefix("suppressed: ")
+    elif pruned.startswith(_REFUTED_IN_V1) and verdict["confirmed"] is None:
+        verdict.update(confirmed=False, unconfirmed_reason=pruned, confirm_method="occurrences")
+        pruned = ""
+    return {"pruned": pruned, "suppressed": suppressed, **verdict}
+
+
 def _finding_from_json(d: dict[str, Any]) -> Finding:
     return Finding(
         kind=d["kind"],
@@ -226,6 +338,17 @@ def _finding_from_json(d: dict[str, Any]) -> Finding:
         instance_level=d.get("instance_level", ""),
         instance_cycle=list(d.get("instance_cycle", [])),
         same_instance=d.get("same_instance"),
-        pruned=d.get("pruned", ""),
+        witness=[_step(x) for x in d.get("witness", [])],
+        **_verdicts_of(d),
+        patterns=int(d.get("patterns", 0)),
+        patterns_confirmed=int(d.get("patterns_confirmed", 0)),
         notes=list(d.get("notes", [])),
     )
+
+
+def failing(findings: list[Finding], fail_on: str = "reported") -> list[Finding]:
+    """The findings that fail a run: the reported ones (``reported``), or only those
+    confirmed in this run (``confirmed``). Pruned and suppressed findings never fail."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
+    return [f for f in findings if f.reported and (fail_on == "reported" or f.confirmed)]

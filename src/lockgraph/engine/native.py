@@ -1,31 +1,27 @@
-"""The optional C accelerator, and what runs when it is missing.
+"""The engine's optional C replay loop (``_replay.c``), or None.
 
-``replay`` is the C version of ``Engine.replay`` (``_replay.c``) or None. Setting
-the environment variable ``LOCKGRAPH_PURE=1`` forces the pure-Python engine (the
-test suite runs both). When the extension was not built (no C compiler at install
-time), lockgraph runs the Python loop and ``unavailable`` says why; the CLI prints
-it once as a warning.
+Chosen by ``LOCKGRAPH_CORE`` through ``lockgraph._native``, like the runtime's core:
+``python`` forces the pure-Python loop (the test suite runs both), ``c`` requires
+the C one. ``unavailable`` says why the Python loop runs ("" when C does).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from lockgraph import _native
+
 replay: Callable[..., int] | None = None
 unavailable = ""
-"""Why the accelerator is not used ("" when it is)."""
+"""Why the C loop is not used ("" when it is)."""
 
-if os.environ.get("LOCKGRAPH_PURE", "") not in ("", "0"):
-    unavailable = "disabled by LOCKGRAPH_PURE"
-else:
-    try:
-        from lockgraph.engine import _replay  # type: ignore[attr-defined]
-    except ImportError as exc:
-        unavailable = f"the C accelerator could not be imported ({exc})"
-    else:
-        replay = _replay.replay
+try:
+    _module, unavailable = _native.load("lockgraph.engine._replay")
+except _native.CoreError as exc:  # reported by the CLI, which checks the variable first
+    _module, unavailable = None, str(exc)
+if _module is not None:
+    replay = _module.replay
 
 
 def describe() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, TextIO, cast
 
 from lockgraph.engine import Finding, Run
+from lockgraph.engine.findings import failing
 from lockgraph.errors import LockgraphError, UsageError
 
 
@@ -43,7 +44,13 @@ class RenderOptions:
 
 @dataclass
 class Report:
-    """What a renderer gets: the findings and, when available, the run they came from."""
+    """What a renderer gets: the findings and, when available, the run they came from.
+
+    ``show_pruned`` also shows the pruned and the suppressed findings;
+    ``confirmed_only`` shows only the findings confirmed in this run. ``fail_on``
+    chooses the findings that fail the run (``failing``): every reported one, or the
+    confirmed ones only.
+    """
 
     findings: list[Finding]
     show_pruned: bool = False
@@ -53,6 +60,8 @@ class Report:
     options: RenderOptions = field(default_factory=RenderOptions)
     graph_counts: tuple[int, int, int] | None = None
     """(lock classes, dependencies, tasks) when the run itself was not read."""
+    confirmed_only: bool = False
+    fail_on: str = "reported"
 
     def counts(self) -> tuple[int, int, int] | None:
         """(lock classes, dependencies, tasks) of the graph, if known."""
@@ -64,17 +73,43 @@ class Report:
 
     @property
     def shown(self) -> list[Finding]:
-        """The findings to render: pruned ones only when asked for."""
-        return [f for f in self.findings if self.show_pruned or not f.pruned]
+        """The findings to render: reported ones (confirmed ones with
+        ``confirmed_only``), and pruned and suppressed ones when asked for."""
+        return [
+            f
+            for f in self.findings
+            if (f.reported and (f.confirmed or not self.confirmed_only))
+            or (self.show_pruned and not f.reported)
+        ]
 
     @property
     def reported(self) -> list[Finding]:
-        """The findings that count: not pruned."""
-        return [f for f in self.findings if not f.pruned]
+        """The findings that count: neither pruned nor suppressed."""
+        return [f for f in self.findings if f.reported]
+
+    @property
+    def confirmed(self) -> list[Finding]:
+        """The reported findings confirmed in this run."""
+        return [f for f in self.findings if f.reported and f.confirmed]
 
     @property
     def pruned(self) -> list[Finding]:
+        """The findings the code rules out."""
         return [f for f in self.findings if f.pruned]
+
+    @property
+    def suppressed(self) -> list[Finding]:
+        """The findings the user held back (and the code does not rule out)."""
+        return [f for f in self.findings if f.suppressed and not f.pruned]
+
+    @property
+    def failing(self) -> list[Finding]:
+        """The findings that fail the run (exit status 1), by ``fail_on``."""
+        return failing(self.findings, self.fail_on)
+
+    def exit_status(self) -> int:
+        """0: nothing fails the run; 1: something does."""
+        return 1 if self.failing else 0
 
 
 Renderer = Callable[[Report, TextIO], None]

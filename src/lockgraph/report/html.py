@@ -26,7 +26,7 @@ from lockgraph import __version__
 from lockgraph.engine.findings import KINDS, Finding
 from lockgraph.report import Report, register, select_finding
 from lockgraph.report._subgraph import finding_subgraph
-from lockgraph.report.text import render_finding
+from lockgraph.report.text import render_finding, verdict_line
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
@@ -94,13 +94,16 @@ def _default_title(report: Report) -> str:
 def _header(report: Report, title: str) -> str:
     reported = report.reported
     kinds = Counter(f.kind for f in reported)
+    confirmed = Counter(f.kind for f in report.confirmed)
     pruned = Counter(f.kind for f in report.pruned)
+    suppressed = Counter(f.kind for f in report.suppressed)
     rows = []
     for kind in KINDS:
-        if kinds[kind] or pruned[kind]:
+        if kinds[kind] or pruned[kind] or suppressed[kind]:
             rows.append(
                 f'<tr class="kind-{kind}"><th scope="row"><span class="dot"></span>'
-                f"{escape(kind)}</th><td>{kinds[kind]}</td><td>{pruned[kind]}</td></tr>"
+                f"{escape(kind)}</th><td>{kinds[kind]}</td><td>{confirmed[kind]}</td>"
+                f"<td>{pruned[kind]}</td><td>{suppressed[kind]}</td></tr>"
             )
     stats = []
     if report.events:
@@ -111,11 +114,14 @@ def _header(report: Report, title: str) -> str:
         stats.append(f"{classes:,} lock classes, {deps:,} dependencies")
         stats.append(f"{tasks:,} tasks")
     verdict = (
-        f"{len(reported)} finding{'s' if len(reported) != 1 else ''}" if reported else "no findings"
+        f"{len(reported)} reported, {len(report.confirmed)} confirmed in this run"
+        if reported
+        else "no findings"
     )
     sources = ", ".join(f"<code>{escape(s)}</code>" for s in report.sources) or "-"
     table = (
-        '<table class="kinds"><thead><tr><th>kind</th><th>findings</th><th>pruned</th>'
+        '<table class="kinds"><thead><tr><th>kind</th><th>reported</th><th>confirmed</th>'
+        "<th>pruned</th><th>suppressed</th>"
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if rows
         else ""
@@ -140,8 +146,8 @@ def _controls(report: Report) -> str:
     classes = sorted({c.name for f in report.shown for c in f.classes})
     options = "".join(f'<option value="{escape(c)}"></option>' for c in classes)
     pruned = (
-        '<label><input type="checkbox" id="hide-pruned"> hide pruned</label>'
-        if report.pruned and report.show_pruned
+        '<label><input type="checkbox" id="hide-pruned"> hide pruned and suppressed</label>'
+        if (report.pruned or report.suppressed) and report.show_pruned
         else ""
     )
     return (
@@ -165,15 +171,27 @@ def _list(findings: list[Finding]) -> str:
         if len(f.classes) > 6:
             classes += " \u2026"
         pruned = ' <span class="pruned-tag">pruned</span>' if f.pruned else ""
+        if f.suppressed:
+            pruned = ' <span class="pruned-tag">suppressed</span>'
+        pruned += _badge(f)
         items.append(
             f'<li id="{escape(f.id)}" class="finding kind-{escape(f.kind)}'
-            f'{" pruned" if f.pruned else ""}" data-index="{i}">'
+            f'{"" if f.reported else " pruned"}" data-index="{i}">'
             f'<a href="#{escape(f.id)}"><span class="dot"></span>'
             f'<span class="title">{escape(f.title)}</span>{pruned}'
             f'<span class="classes">{escape(classes)}</span>'
             f'<span class="fid">{escape(f.id)}</span></a></li>'
         )
     return '<ol class="findings">\n' + "\n".join(items) + "\n</ol>\n"
+
+
+def _badge(f: Finding) -> str:
+    """The verdict of this run as a badge (none when not checked)."""
+    if f.confirmed:
+        return ' <span class="badge confirmed">confirmed</span>'
+    if f.confirmed is False:
+        return ' <span class="badge unconfirmed">not confirmed</span>'
+    return ""
 
 
 def _finding_data(f: Finding) -> dict[str, Any]:
@@ -193,4 +211,5 @@ def _finding_data(f: Finding) -> dict[str, Any]:
         ],
     }
     data["text"] = render_finding(f)
+    data["verdict"] = verdict_line(f)
     return data

@@ -1,4 +1,9 @@
-"""Findings as versioned JSON (``docs/json-format.md``): stable order, stable ids."""
+"""Findings as versioned JSON (``docs/json-format.md``): stable order, stable ids.
+
+Each finding carries both verdicts: ``pruned``/``suppressed`` (empty: reported) and
+``confirmed`` (true, false, or null: not checked) with its ``witness`` schedule, each
+step ``{task, event, op, target, mode, site, blocked}``, or its ``unconfirmed_reason``.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +28,11 @@ def document(report: Report) -> dict[str, Any]:
         "events": report.events,
         "summary": {
             "findings": len(report.reported),
+            "confirmed": len(report.confirmed),
+            "not_checked": sum(1 for f in report.reported if f.confirmed is None),
             "pruned": len(report.pruned),
+            "suppressed": len(report.suppressed),
+            "failing": len(report.failing),
             "by_kind": dict(sorted(Counter(f.kind for f in report.reported).items())),
         },
         "findings": [f.to_json() for f in shown],

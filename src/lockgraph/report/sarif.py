@@ -10,7 +10,12 @@ finding's stable id (``Finding.id``), so a service tracks a finding across runs.
 Python frames (file and line) become physical locations, relative to
 ``RenderOptions.source_root`` (``%SRCROOT%``) when under it; free-text frames (kernel
 symbols) become logical locations. Findings shown with ``--show-pruned`` carry an
-external suppression whose justification is the reason they cannot happen.
+external suppression whose justification is the reason they are held back (pruned:
+the code rules them out; suppressed: by the user).
+
+A cycle's level is its verdict for this run: ``error`` when confirmed (a reordering
+of the run deadlocks; the witness schedule is one more code flow), ``warning``
+otherwise; other kinds keep their rule's level.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any, TextIO
 from urllib.parse import quote
 
 from lockgraph import __version__
-from lockgraph.engine.findings import KINDS, Finding, SiteView
+from lockgraph.engine.findings import CYCLE_KINDS, KINDS, Finding, SiteView
 from lockgraph.engine.model import Frame
 from lockgraph.report import Report, register
 from lockgraph.report.words import dependency_sentence, event_classes
@@ -31,8 +36,8 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 
 LEVELS = {
-    "circular-dependency": "error",
-    "wait-cycle": "error",
+    "circular-dependency": "warning",
+    "wait-cycle": "warning",
     "recursive-locking": "error",
     "context-inversion": "error",
     "held-across-fork": "warning",
@@ -105,7 +110,7 @@ def _result(f: Finding, rule_index: int, root: str) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.kind,
         "ruleIndex": rule_index,
-        "level": LEVELS.get(f.kind, "warning"),
+        "level": level(f),
         "message": {"text": _text(message(f))},
         "locations": [],
         "partialFingerprints": {"lockgraphFindingId/v1": f.id},
@@ -118,6 +123,7 @@ def _result(f: Finding, rule_index: int, root: str) -> dict[str, Any]:
     }
     if f.instance_level:
         result["properties"]["instanceLevel"] = f.instance_level
+    result["properties"].update(_verdict_properties(f))
     primary, related = _locations(f, root)
     result["locations"] = primary
     if related:
@@ -125,9 +131,49 @@ def _result(f: Finding, rule_index: int, root: str) -> dict[str, Any]:
     flows = _thread_flows(f, root)
     if flows:
         result["codeFlows"] = [{"threadFlows": flows}]
-    if f.pruned:
-        result["suppressions"] = [{"kind": "external", "justification": f.pruned}]
+    if f.witness:
+        result.setdefault("codeFlows", []).append(_witness_flow(f, root))
+    if f.pruned or f.suppressed:
+        result["suppressions"] = [
+            {"kind": "external", "justification": _text(f.pruned or f.suppressed)}
+        ]
     return result
+
+
+def level(f: Finding) -> str:
+    """``error`` for a confirmed cycle, ``warning`` for one not confirmed; other kinds
+    keep their rule's level."""
+    if f.kind in CYCLE_KINDS:
+        return "error" if f.confirmed else "warning"
+    return LEVELS.get(f.kind, "warning")
+
+
+def _verdict_properties(f: Finding) -> dict[str, Any]:
+    props: dict[str, Any] = {"confirmed": f.confirmed}
+    if f.confirm_method:
+        props["confirmMethod"] = f.confirm_method
+    if f.unconfirmed_reason:
+        props["unconfirmedReason"] = f.unconfirmed_reason
+    if f.patterns:
+        props["patterns"] = f.patterns
+        props["patternsConfirmed"] = f.patterns_confirmed
+    return props
+
+
+def _witness_flow(f: Finding, root: str) -> dict[str, Any]:
+    """The confirmed schedule: one thread flow per task, execution order across them."""
+    flows: dict[str, list[dict[str, Any]]] = {}
+    for order, step in enumerate(f.witness, 1):
+        kind = "blocked" if step.blocked else step.op
+        text = f"{step.task}: {step.event}" + (" (blocks)" if step.blocked else "")
+        flows.setdefault(step.task, []).append(_flow_location(step.site, text, kind, order, root))
+    return {
+        "message": {"text": "a schedule of this run that deadlocks"},
+        "threadFlows": [
+            {"id": task, "message": {"text": _text(task)}, "locations": steps}
+            for task, steps in flows.items()
+        ],
+    }
 
 
 def message(f: Finding) -> str:

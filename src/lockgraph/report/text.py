@@ -5,15 +5,29 @@ acquisition that closes the cycle, the existing dependency chain in reverse orde
 with each dependency's witness (both stacks), ``Chain exists of:``, and the
 "Possible unsafe locking scenario" table, with one column per task of the cycle
 rather than lockdep's two CPUs.
+
+Under the header, each finding says its verdict for this run: ``confirmed: this run
+can deadlock`` (a cycle; the schedule that does it follows the scenario table, one
+column per task, with the real events and sites) or ``not confirmed in this run:
+REASON``. The summary counts the findings reported, confirmed, pruned (by reason)
+and suppressed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from typing import TextIO
 
-from lockgraph.engine.findings import DependencyView, Finding, HeldView, SiteView
+from lockgraph.engine.findings import (
+    CYCLE_KINDS,
+    DependencyView,
+    Finding,
+    HeldView,
+    SiteView,
+    WitnessStep,
+)
 from lockgraph.report import Report, register
 from lockgraph.report.words import dependency_sentence
 
@@ -29,20 +43,42 @@ def render(report: Report, out: TextIO) -> None:
 
 
 def summary(report: Report) -> str:
+    """``lockgraph: 3 reported (...), 1 confirmed; 1 pruned (gate lock); 2 suppressed``."""
     reported = report.reported
     if reported:
         kinds = Counter(f.kind for f in reported)
         detail = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items()))
-        line = f"lockgraph: {len(reported)} finding{_s(len(reported))} ({detail})"
+        line = f"lockgraph: {len(reported)} reported ({detail}), {len(report.confirmed)} confirmed"
+        unchecked = sum(1 for f in reported if f.confirmed is None)
+        if unchecked:
+            line += f", {unchecked} not checked"
     else:
         line = "lockgraph: no findings"
-    pruned = len(report.pruned)
+    if report.confirmed_only and reported:
+        line += f" (shown: {len(report.confirmed)})"
+    pruned, suppressed = report.pruned, report.suppressed
     if pruned:
-        hint = "" if report.show_pruned else " (--show-pruned lists them)"
-        line += f"; {pruned} pruned as impossible{hint}"
+        line += f"; {len(pruned)} pruned ({_by_slug(f.pruned for f in pruned)})"
+    if suppressed:
+        line += f"; {len(suppressed)} suppressed"
+    if (pruned or suppressed) and not report.show_pruned:
+        line += "; --show-pruned lists them"
     if report.events:
         line += f"; {report.events} events"
     return line
+
+
+def _by_slug(reasons: Iterable[str]) -> str:
+    """``gate lock`` or ``2 gate lock, 1 ordered``: reasons counted by their slug."""
+    slugs = Counter(_slug(r) for r in reasons)
+    if len(slugs) == 1:
+        return next(iter(slugs))
+    return ", ".join(f"{n} {slug}" for slug, n in sorted(slugs.items()))
+
+
+def _slug(reason: str) -> str:
+    head, sep, _ = reason.partition(": ")
+    return head.replace("-", " ") if sep and " " not in head else "other"
 
 
 def render_finding(f: Finding) -> str:
@@ -71,8 +107,30 @@ def _banner(f: Finding) -> str:
     lines = ["=" * rule, title, f"[{f.id}]"]
     if f.pruned:
         lines.append(f"PRUNED: {f.pruned}")
+    if f.suppressed:
+        lines.append(f"SUPPRESSED: {f.suppressed}")
+    verdict = verdict_line(f)
+    if verdict:
+        lines.append(verdict)
     lines.append("-" * rule)
     return "\n".join(lines) + "\n"
+
+
+def verdict_line(f: Finding) -> str:
+    """What this run says about the finding, in one line ("" for kinds not confirmed)."""
+    if f.confirmed:
+        if f.confirm_method == "observed":
+            return "confirmed: observed in this run"
+        return f"confirmed: this run can deadlock{_method(f)}"
+    if f.confirmed is False:
+        return f"not confirmed in this run: {f.unconfirmed_reason or 'no reordering deadlocks'}"
+    if f.kind in CYCLE_KINDS and f.unconfirmed_reason:
+        return f"not checked in this run: {f.unconfirmed_reason}"
+    return ""
+
+
+def _method(f: Finding) -> str:
+    return f" (by {f.confirm_method.replace('-', ' ')})" if f.confirm_method else ""
 
 
 def _footer(f: Finding) -> str:
@@ -136,6 +194,9 @@ def _cycle(f: Finding) -> str:
     out.append("")
     out.append(" *** DEADLOCK ***")
     out.append("")
+    if f.witness:
+        out.extend(witness_table(f.witness))
+        out.append("")
     out.extend(_precision(f))
     return "\n".join(out) + "\n"
 
@@ -202,6 +263,32 @@ def scenario_table(deps: list[DependencyView], events: AbstractSet[str] = frozen
     return [(_INDENT[:-2] + line) if line.strip() else line for line in lines]
 
 
+WITNESS_ROWS = 40
+"""Steps of a witness the text shows (the last ones: where the tasks block)."""
+
+
+def witness_table(steps: list[WitnessStep], limit: int = WITNESS_ROWS) -> list[str]:
+    """The schedule that deadlocks in this run: one column per task, one row per event
+    in schedule order, the event's site on the right; ``<- blocks`` marks where each
+    task blocks forever."""
+    columns = list(dict.fromkeys(s.task for s in steps))
+    cells = [s.event + ("  <- blocks" if s.blocked else "") for s in steps]
+    width = max(24, *(len(x) + 4 for x in [*columns, *cells]))
+    lines = [" Deadlocking schedule found in this run:", ""]
+    lines.append(_INDENT[:-2] + "".join(f"{c:<{width}}" for c in columns).rstrip())
+    lines.append(_INDENT[:-2] + "".join(f"{'-' * len(c):<{width}}" for c in columns).rstrip())
+    shown = list(zip(steps, cells, strict=True))
+    if len(shown) > limit:
+        lines.append(f"{_INDENT[:-2]}... ({len(shown) - limit} earlier events)")
+        shown = shown[-limit:]
+    edge = width * len(columns)
+    for step, cell in shown:
+        row = " " * (width * columns.index(step.task)) + cell
+        site = step.site.render() if step.site.frames else ""
+        lines.append((_INDENT[:-2] + f"{row:<{edge}}" + site).rstrip())
+    return lines
+
+
 def _take(name: str, mode: str, signaller: bool = False, waiter: bool = False) -> str:
     if signaller:
         return f"(must signal {name})"
@@ -220,6 +307,8 @@ def _precision(f: Finding) -> list[str]:
         lines.append("instance-level cycle: unknown (too many instances to sample)")
     tasks = sorted({t for d in f.dependencies for t in d.tasks})
     lines.append(f"tasks involved: {_some(tasks)}")
+    if f.patterns:
+        lines.append(f"deadlock patterns: {f.patterns}, {f.patterns_confirmed} confirmed")
     return lines
 
 

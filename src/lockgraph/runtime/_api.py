@@ -80,7 +80,7 @@ def findings(include_pruned: bool = False) -> list[Finding]:
     if session is None:
         return []
     found = session.findings()
-    return found if include_pruned else [f for f in found if not f.pruned]
+    return found if include_pruned else [f for f in found if f.reported]
 
 
 def _lock_of(obj: Any) -> Any:

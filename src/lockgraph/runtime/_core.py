@@ -1,41 +1,32 @@
-"""Choose the core: the C one if it was built and imports, else the pure-Python one.
+"""Choose the runtime's lock core through ``lockgraph._native``, the one loader.
 
-``LOCKGRAPH_CORE=python`` forces the pure-Python core, ``LOCKGRAPH_CORE=c``
-requires the C one (an error if it is missing). Falling back warns once with
-``CoreWarning``, as coverage.py does when its C tracer is unavailable.
+``LOCKGRAPH_CORE`` decides for the engine and the runtime alike: the C core where it
+was built (falling back to the pure-Python one with one ``CoreWarning``, as coverage.py
+does when its C tracer is unavailable), ``python`` for the pure-Python core, ``c`` to
+require the C one (an ``ImportError`` when it is missing or the value is bad).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 from types import ModuleType
 
+from lockgraph._native import CoreError, CoreWarning
+from lockgraph._native import load as load_extension
 
-class CoreWarning(RuntimeWarning):
-    """lockgraph runs with its pure-Python core (slower) because the C one is missing."""
+__all__ = ["CoreWarning", "load"]
 
 
 def load() -> tuple[ModuleType, str]:
     """The core module and its name (``"c"`` or ``"python"``)."""
-    wanted = os.environ.get("LOCKGRAPH_CORE", "").strip().lower()
-    if wanted in ("python", "py"):
-        from lockgraph.runtime import _pyfast
-
-        return _pyfast, "python"
     try:
-        from lockgraph.runtime import _cfast  # type: ignore[attr-defined]
-    except ImportError as exc:
-        if wanted == "c":
-            raise ImportError(f"LOCKGRAPH_CORE=c but the C core is unavailable: {exc}") from exc
-        warnings.warn(
-            f"lockgraph's C core is unavailable ({exc}); using the pure-Python core, "
-            "which is slower",
-            CoreWarning,
-            stacklevel=3,
-        )
-        from lockgraph.runtime import _pyfast
+        module, reason = load_extension("lockgraph.runtime._cfast")
+    except CoreError as exc:
+        raise ImportError(str(exc)) from None
+    if module is not None:
+        return module, "c"
+    if not reason.startswith("LOCKGRAPH_CORE=python"):
+        warnings.warn(reason, CoreWarning, stacklevel=3)
+    from lockgraph.runtime import _pyfast
 
-        return _pyfast, "python"
-    module: ModuleType = _cfast
-    return module, "c"
+    return _pyfast, "python"

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from lockgraph.engine import Engine, Finding, Run, analyze
-from lockgraph.engine.analysis import cycle_finding, dependency_view
+from lockgraph.engine.analysis import apply_verdicts, cycle_finding, dependency_view
 from lockgraph.engine.findings import ClassView, HeldView, SiteView
 from lockgraph.engine.graph import Edge, Step
 from lockgraph.engine.model import ClassKind, LockClass, LockInstance, LockUse, Stack, Task
@@ -91,7 +91,7 @@ class Recorder:
     def __init__(self, core: Any, config: Config) -> None:
         self.core = core
         self.config = config
-        self.engine = Engine()
+        self.engine = Engine(online=True)
         # Short-lived locks each make instance-trie nodes: start afresh sooner.
         self.engine.instance_chain_limit = INSTANCE_CHAIN_LIMIT
         _sites.set_full_stacks(config.full_stacks)
@@ -682,7 +682,7 @@ class Recorder:
                 self._sync(ts.task, ts.held())
 
     def finish(self, sources: list[str] | None = None) -> tuple[Run, list[Finding]]:
-        """The run so far and its findings (suppressed ones marked as pruned)."""
+        """The run so far and its findings (suppressed ones marked ``suppressed``)."""
         acquired = self.mutex.acquire(True, MUTEX_WAIT * 4)
         try:
             while acquired and self.deferred:
@@ -693,6 +693,7 @@ class Recorder:
             run = self.engine.finish(end_of_trace=False, sources=sources or [])
             run.event_findings.extend(self.order_findings(run))
             findings = analyze(run)
+            apply_verdicts(findings, run)
             self.apply_suppressions(findings)
             return run, findings
         finally:
@@ -773,13 +774,13 @@ def prune_known_safe(findings: list[Finding]) -> None:
 
 
 def apply_suppressions(findings: list[Finding], patterns: list[str]) -> None:
-    """Mark the findings a pattern matches as pruned (``suppressed: PATTERN``)."""
+    """Mark the findings a pattern matches as suppressed (``suppression: PATTERN``)."""
     for f in findings:
-        if f.pruned:
+        if not f.reported:
             continue
         for pattern in patterns:
             if _matches(pattern, f):
-                f.pruned = f"suppressed: {pattern}"
+                f.suppressed = f"suppression: {pattern}"
                 break
 
 

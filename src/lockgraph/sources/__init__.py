@@ -9,9 +9,10 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lockgraph.engine import Engine
+from lockgraph.engine.core import Action
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources.bulk import collector_paused
 from lockgraph.sources.files import open_binary, read_errors
@@ -27,6 +28,8 @@ class ReadStats:
     lines: int = 0
     events: int = 0
     skipped: int = 0
+    readers: list[tuple[str, TraceReader | StdReader]] = field(default_factory=list)
+    """Each file and its reader, for a second pass (``relog_traces``)."""
 
 
 def detect_format(path: str, first_line: str) -> str:
@@ -76,7 +79,29 @@ def read_traces(
         stats.files += 1
         stats.lines += reader.lines
         stats.events += reader.events
+        stats.readers.append((path, reader))
     return stats
+
+
+def can_relog(stats: ReadStats) -> str:
+    """Why the files cannot be read a second time ("" when they can)."""
+    if any(path == "-" for path, _ in stats.readers):
+        return "standard input cannot be read a second time"
+    return ""
+
+
+def relog_traces(stats: ReadStats, feed: Callable[[Action], None]) -> None:
+    """The second pass: every file's actions again, in order, to ``feed``.
+
+    The readers of the first pass parse again only lines their memo does not hold;
+    declarations are not repeated, and the engine does no work.
+    """
+    for path, reader in stats.readers:
+        try:
+            with open_binary(path) as stream, collector_paused():
+                reader.relog(stream, feed)
+        except (OSError, EOFError, ValueError) as exc:
+            raise read_errors(path, exc) from None
 
 
 def _stem(path: str) -> str:

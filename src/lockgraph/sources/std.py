@@ -8,8 +8,10 @@
 * ``fork(T)`` / ``join(T)``: thread T starts / is waited for; the operand is matched
   with the THREAD field (a bare number ``9`` means thread ``T9``, the SPDOffline
   dialect). Joining while holding a lock that T needs is a ``wait-cycle``.
-* ``req(L)`` (lock request, SPDOffline/SPDOnline), ``r``/``w`` (memory accesses),
-  ``begin``/``end`` (transactions), ``branch``, ``dummy``: accepted and ignored.
+* ``r(V)``/``w(V)``: memory accesses; the dependency graph ignores them,
+  confirmation keeps each read reading from the same write.
+* ``req(L)`` (lock request, SPDOffline/SPDOnline), ``begin``/``end`` (transactions),
+  ``branch``, ``dummy``: accepted and ignored.
 * ``wait(L)`` / ``notify(L)`` (SUnhang's condition variables): a wait on / a signal of
   the condition of L.
 
@@ -22,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lockgraph.engine import Engine, Frame, LockInstance, LockUse, Mode
-from lockgraph.engine.core import ACQUIRE, RELEASE, Action
+from lockgraph.engine.core import ACQUIRE, READ, RELEASE, WRITE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
 from lockgraph.sources.lines import LineReader
 
-_IGNORED = {"r", "w", "req", "begin", "end", "branch", "dummy"}
+_IGNORED = {"req", "begin", "end", "branch", "dummy"}
 
 
 def looks_like_std(line: str) -> bool:
@@ -86,6 +88,9 @@ class StdReader(LineReader):
             return (engine.wait, self._task(thread), engine.event(f"(cond {operand})"), site)
         if kind == "notify":
             return (engine.signal, self._task(thread), engine.event(f"(cond {operand})"), site)
+        if kind in {"r", "w"}:
+            var = engine.variable(self.namespace + operand)
+            return (READ if kind == "r" else WRITE, self._task(thread), var, site)
         if kind in _IGNORED or kind.startswith(("begin", "end")):
             return None
         raise InputError(self.path, lineno, f"unknown operation {kind!r}")

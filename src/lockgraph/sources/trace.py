@@ -15,7 +15,7 @@ from typing import TextIO
 from urllib.parse import quote, unquote
 
 from lockgraph.engine import ClassKind, Engine, Frame, LockClass, LockInstance, LockUse, Mode
-from lockgraph.engine.core import ACQUIRE, RELEASE, Action
+from lockgraph.engine.core import ACQUIRE, READ, RELEASE, WRITE, Action
 from lockgraph.engine.model import Stack, Task
 from lockgraph.errors import InputError
 from lockgraph.sources.lines import LineReader, text_of
@@ -75,6 +75,15 @@ class TraceReader(LineReader):
         check_header(self.path, text_of(next(stream, "")))
         self.replay(stream, first_line=2)
 
+    def relog(self, lines: Iterable[str | bytes], feed: Callable[[Action], None]) -> None:
+        stream = iter(lines)
+        next(stream, "")  # the header, checked by the first pass
+        self.relogging = True
+        try:
+            self.relog_lines(stream, feed, first_line=2)
+        finally:
+            self.relogging = False
+
     # -- parsing ---------------------------------------------------------------
 
     def parse(self, line: str, lineno: int) -> Action | None:
@@ -88,7 +97,8 @@ class TraceReader(LineReader):
         declare = _DECLARATIONS.get(op)
         if declare is None:
             raise InputError(self.path, lineno, f"unknown record {op!r}")
-        declare(self, tokens, lineno)
+        if not self.relogging:  # the second pass: declared already
+            declare(self, tokens, lineno)
         return None
 
     def _error(self, lineno: int, message: str) -> InputError:
@@ -174,6 +184,14 @@ class TraceReader(LineReader):
         args, site = self._args(tokens, lineno, 2, 2)
         return (self.engine.join, self._task(args[1]), self._task(args[2]), site)
 
+    def _read(self, tokens: list[str], lineno: int) -> Action:
+        args, site = self._args(tokens, lineno, 2, 2)
+        return (READ, self._task(args[1]), self.engine.variable(self.namespace + args[2]), site)
+
+    def _write(self, tokens: list[str], lineno: int) -> Action:
+        args, site = self._args(tokens, lineno, 2, 2)
+        return (WRITE, self._task(args[1]), self.engine.variable(self.namespace + args[2]), site)
+
     def _exit(self, tokens: list[str], lineno: int) -> Action:
         args, site = self._args(tokens, lineno, 1, 1)
         return (self.engine.exit, self._task(args[1]), site, "task-exit")
@@ -248,6 +266,8 @@ _EVENTS: dict[str, Callable[[TraceReader, list[str], int], Action]] = {
     "fork": TraceReader._fork,
     "join": TraceReader._join,
     "exit": TraceReader._exit,
+    "read": TraceReader._read,
+    "write": TraceReader._write,
 }
 _DECLARATIONS: dict[str, Callable[[TraceReader, list[str], int], None]] = {
     "class": TraceReader._declare_class,

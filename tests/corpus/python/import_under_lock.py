@@ -1,4 +1,4 @@
-# expect: circular-dependency
+# expect: circular-dependency wait-cycle
 # options: --imports
 """A module's top-level code takes the configuration lock; another thread imports
 that module while holding the configuration lock. In this run the importer arrives

@@ -61,7 +61,7 @@
       var i = Number(item.getAttribute("data-index"));
       var f = findings[i];
       var ok = kinds[f.kind] !== false;
-      if (ok && hidePruned && hidePruned.checked && f.pruned) { ok = false; }
+      if (ok && hidePruned && hidePruned.checked && (f.pruned || f.suppressed)) { ok = false; }
       if (ok && cls) {
         ok = f.classes.some(function (c) { return c.name.toLowerCase().indexOf(cls) >= 0; });
       }
@@ -195,6 +195,26 @@
     return table;
   }
 
+  function witnessTable(steps) {
+    var tasks = [];
+    steps.forEach(function (s) { if (tasks.indexOf(s.task) < 0) { tasks.push(s.task); } });
+    var table = el("table", { "class": "witness" });
+    var head = el("tr");
+    tasks.concat(["site"]).forEach(function (t) { head.appendChild(el("th", null, t)); });
+    table.appendChild(head);
+    steps.forEach(function (s) {
+      var row = el("tr", s.blocked ? { "class": "blocked" } : null);
+      tasks.forEach(function (t) {
+        row.appendChild(el("td", null, t === s.task ? s.event + (s.blocked ? " \u2190 blocks" : "") : ""));
+      });
+      var cell = el("td", { "class": "site" });
+      if (s.site && s.site.frames && s.site.frames.length) { cell.textContent = frameText(s.site.frames[0]); }
+      row.appendChild(cell);
+      table.appendChild(row);
+    });
+    return table;
+  }
+
   function renderDetail(body, f) {
     body.textContent = "";
     body.appendChild(el("h2", { "class": "kind-" + f.kind }, f.title));
@@ -208,6 +228,17 @@
     if (facts.length) { meta.appendChild(document.createTextNode(" \u00b7 " + facts.join(" \u00b7 "))); }
     body.appendChild(meta);
     if (f.pruned) { body.appendChild(el("p", { "class": "pruned-reason" }, "Pruned: " + f.pruned)); }
+    if (f.suppressed) {
+      body.appendChild(el("p", { "class": "pruned-reason" }, "Suppressed: " + f.suppressed));
+    }
+    if (f.verdict) {
+      var state = f.confirmed ? "confirmed" : (f.confirmed === false ? "unconfirmed" : "unchecked");
+      body.appendChild(el("p", { "class": "verdict-line " + state }, f.verdict));
+    }
+    if (f.witness && f.witness.length) {
+      body.appendChild(el("h3", null, "schedule of this run that deadlocks"));
+      body.appendChild(witnessTable(f.witness));
+    }
     if (f.instance_cycle && f.instance_cycle.length) {
       body.appendChild(el("p", null, "Instance-level cycle: " +
         f.instance_cycle.concat([f.instance_cycle[0]]).join(" \u2192 ")));
