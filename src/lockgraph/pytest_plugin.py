@@ -86,6 +86,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
         "lockgraph_imports", "lockgraph: record module import locks", type="bool", default=False
     )
+    group.addoption(
+        "--lockgraph-full-stacks",
+        action="store_true",
+        default=None,
+        help="lockgraph: keep every frame in stacks (pytest's and the library's too)",
+    )
+    parser.addini(
+        "lockgraph_full_stacks", "lockgraph: keep every frame", type="bool", default=False
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,6 +141,8 @@ def _settings(config: pytest.Config) -> Any:
         overrides["show_pruned"] = True
     if config.getoption("lockgraph_imports") or _ini(config, "lockgraph_imports"):
         overrides["imports"] = True
+    if config.getoption("lockgraph_full_stacks") or _ini(config, "lockgraph_full_stacks"):
+        overrides["full_stacks"] = True
     suppress = list(_ini(config, "lockgraph_suppress") or [])
     suppress += list(config.getoption("lockgraph_suppress") or [])
     if suppress:

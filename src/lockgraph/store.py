@@ -138,6 +138,9 @@ def _write(
         "sources": json.dumps(run.sources),
         **extra,
     }
+    texts = _source_lines(run)
+    if texts:  # a meta key, so readers that predate source lines read the file as before
+        meta["source_lines"] = json.dumps(texts, sort_keys=True)
     db.executemany("INSERT INTO meta VALUES (?, ?)", sorted((k, _text(v)) for k, v in meta.items()))
     db.executemany(
         "INSERT INTO classes VALUES (?, ?, ?, ?, ?)",
@@ -242,6 +245,20 @@ def _witness_json(w: Witness) -> dict[str, Any]:
     }
 
 
+def _source_lines(run: Run) -> dict[str, str]:
+    """``file:line`` -> source text, for every frame that carries one."""
+    texts: dict[str, str] = {}
+    stacks = [c.site for c in run.graph.classes]
+    for e in run.graph.edges.values():
+        for w in e.witnesses.values():
+            stacks += [w.holder_site, w.acquirer_site]
+    for stack in stacks:
+        for f in stack or ():
+            if f.source:
+                texts[f"{f.file}:{f.line}"] = f.source
+    return texts
+
+
 def _stack_list(stack: Stack | None) -> list[list[Any]] | None:
     return None if stack is None else [[f.file, f.line, f.function] for f in stack]
 
@@ -251,14 +268,17 @@ def _stack_json(stack: Stack | None) -> str | None:
 
 
 def _stack(data: list[list[Any]] | None, frames: dict[tuple[Any, ...], Frame]) -> Stack | None:
-    """A stack from its JSON form; ``frames`` shares equal frames between stacks."""
+    """A stack from its JSON form; ``frames`` shares equal frames between stacks (and
+    holds the source lines under the key ``None``)."""
     if data is None:
         return None
+    texts: Any = frames.get(None)  # type: ignore[call-overload]
     out = []
     for a, b, c in data:
         frame = frames.get((a, b, c))
         if frame is None:
-            frame = frames[(a, b, c)] = Frame(str(a), int(b), str(c))
+            text = texts.get(f"{a}:{b}", "") if texts else ""
+            frame = frames[(a, b, c)] = Frame(str(a), int(b), str(c), text)
         out.append(frame)
     return tuple(out)
 
@@ -371,6 +391,8 @@ def _read_run(db: sqlite3.Connection, meta: dict[str, str]) -> Run:
     run = Run(events=meta_events(meta), sources=meta_sources(meta))
     graph = run.graph
     frames: dict[tuple[Any, ...], Frame] = {}
+    if "source_lines" in meta:
+        frames[None] = json.loads(meta["source_lines"])  # type: ignore[index]
     ids: dict[int, int] = {}
     for cid, name, sub, kind, site in db.execute("SELECT * FROM classes ORDER BY id"):
         stack = _stack(json.loads(site), frames) if site else None

@@ -63,6 +63,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="also record the import system's module locks (classes import(NAME))",
     )
     p.add_argument(
+        "--full-stacks",
+        action="store_true",
+        default=None,
+        help="keep every frame in stacks (the interpreter's library, pytest, lockgraph)",
+    )
+    p.add_argument(
         "--policy", choices=["report", "warn", "raise"], help="what to do with a finding"
     )
     p.add_argument(
@@ -148,6 +154,8 @@ def settings(args: argparse.Namespace) -> Any:
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
+    if args.full_stacks is not None:
+        overrides["full_stacks"] = True
     if args.subprocesses is not None:
         overrides["subprocess"] = True
     if args.no_report:

@@ -29,9 +29,11 @@ from lockgraph.engine.chains import RECURSION, ClassChain, InstanceChain
 from lockgraph.engine.contexts import ENABLED, INSIDE, ContextUsage, Usage
 from lockgraph.engine.findings import (
     ClassView,
+    DependencyView,
     Finding,
     HeldView,
     SiteView,
+    WitnessView,
 )
 from lockgraph.engine.graph import TASK_SAMPLES, DependencyGraph, Edge, Step, Witness
 from lockgraph.engine.hb import HappensBefore
@@ -140,7 +142,8 @@ class Engine:
         self._variables: dict[str, int] = {}
         self._variable_names: list[str] = []
         self._rewalking = False
-        self._nesting: dict[str, dict[tuple[int, int], int]] = {}
+        self._nesting: dict[str, dict[tuple[int, int], tuple[int, Stack | None, Stack | None]]] = {}
+        """Class -> {(outer, inner instance): (task, outer's site, inner's site)}."""
         self._forked: dict[int, tuple[int, list[tuple[LockInstance, int]]]] = {}
         self.inherited: dict[int, dict[int, tuple[int, int]]] = {}
         """Task -> {lock instance: (holder task, acquisition event)}: the critical
@@ -648,7 +651,7 @@ class Engine:
             if not same and use.nest is not None and self._holds(task, use.nest):
                 continue
             if not same:
-                self._nested(task, held_use.lock, lock)
+                self._nested(task, held_use.lock, lock, h[_SITE], site)
             self._record(
                 Finding(
                     kind="recursive-locking",
@@ -664,11 +667,18 @@ class Engine:
             )
             return
 
-    def _nested(self, task: Task, outer: LockInstance, inner: LockInstance) -> None:
-        """Sample which instances of one class were nested in which order, by whom."""
+    def _nested(
+        self,
+        task: Task,
+        outer: LockInstance,
+        inner: LockInstance,
+        outer_site: Stack | None,
+        inner_site: Stack | None,
+    ) -> None:
+        """Sample which instances of one class were nested in which order, by whom, where."""
         pairs = self._nesting.setdefault(outer.cls.key, {})
         if len(pairs) < NESTING_SAMPLES and (outer.id, inner.id) not in pairs:
-            pairs[(outer.id, inner.id)] = task.id
+            pairs[(outer.id, inner.id)] = (task.id, outer_site, inner_site)
             self._label(outer)
             self._label(inner)
 
@@ -680,12 +690,38 @@ class Engine:
             pairs = self._nesting.get(finding.key[0], {})
             finding.instance_level = "class"
             finding.instance_cycle = []
-            for (a, b), task in sorted(pairs.items()):
+            for (a, b), seen in sorted(pairs.items(), key=lambda p: p[0]):
                 other = pairs.get((b, a))
-                if other is not None and other != task:
+                if other is not None and other[0] != seen[0]:
                     finding.instance_level = "instance"
                     finding.instance_cycle = [self.labels[a], self.labels[b]]
+                    # both nestings, each with both stacks
+                    finding.dependencies = [
+                        self._nesting_view(finding.key[0], a, b, seen),
+                        self._nesting_view(finding.key[0], b, a, other),
+                    ]
                     break
+            else:
+                # one order only: say which (the nesting annotation that declares it)
+                orders = sorted(f"{self.labels[a]} -> {self.labels[b]}" for a, b in pairs)
+                if orders:
+                    more = f" (+{len(orders) - 3} more)" if len(orders) > 3 else ""
+                    finding.notes[1:] = [
+                        f"instances nested in one order only: {', '.join(orders[:3])}{more}"
+                    ]
+
+    def _nesting_view(
+        self, cls: str, outer: int, inner: int, seen: tuple[int, Stack | None, Stack | None]
+    ) -> DependencyView:
+        witness = WitnessView(
+            self.tasks[seen[0]].name,
+            SiteView.of(seen[1]),
+            SiteView.of(seen[2]),
+            0,
+            holder_instance=self.labels[outer],
+            acquirer_instance=self.labels[inner],
+        )
+        return DependencyView(cls, cls, "EN", ["EN"], 1, witness, [witness.task])
 
     def _holds(self, task: Task, lock: LockInstance) -> bool:
         return any(h[_USE].lock is lock for h in task.held)

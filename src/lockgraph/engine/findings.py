@@ -235,15 +235,22 @@ def _frames_to_text(obj: Any) -> Any:
     return obj
 
 
-def _frame_json(f: Frame | tuple[str, int, str]) -> dict[str, Any]:
-    file, line, function = f
-    return {"file": file, "line": line, "function": function}
+def _frame_json(f: Frame | tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {"file": f[0], "line": f[1], "function": f[2]}
+    if len(f) > 3 and f[3]:
+        out["source"] = f[3]  # optional: readers without it ignore the key
+    return out
 
 
 def _site(data: dict[str, Any] | None) -> SiteView:
     if not data:
         return SiteView()
-    return SiteView([Frame(f["file"], int(f["line"]), f["function"]) for f in data["frames"]])
+    return SiteView(
+        [
+            Frame(f["file"], int(f["line"]), f["function"], f.get("source", ""))
+            for f in data["frames"]
+        ]
+    )
 
 
 def _witness(d: dict[str, Any]) -> WitnessView:

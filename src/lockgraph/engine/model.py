@@ -100,6 +100,8 @@ class Frame(NamedTuple):
     file: str
     line: int
     function: str
+    source: str = ""
+    """The source line (stripped), where known: shown under the frame, as tracebacks do."""
 
     def render(self) -> str:
         if self.line <= 0:

@@ -214,14 +214,29 @@ def _modes(dep: DependencyView) -> str:
 def _frames(site: SiteView) -> list[str]:
     if not site.frames:
         return [f"{_INDENT}(no stack recorded)"]
-    return [f"{_INDENT}{frame.render()}" for frame in site.frames]
+    out = []
+    for frame in site.frames:
+        out.append(f"{_INDENT}{frame.render()}")
+        if frame.source:  # the line itself, as a Python traceback shows it
+            out.append(f"{_INDENT}    {frame.source}")
+    return out
+
+
+TASKS_SHOWN = 6
+"""Tasks named in a finding's summary line; the rest are counted."""
+
+
+def _some(names: list[str]) -> str:
+    if len(names) <= TASKS_SHOWN:
+        return ", ".join(names)
+    return f"{', '.join(names[:TASKS_SHOWN])} and {len(names) - TASKS_SHOWN} more"
 
 
 def _edge_words(dep: DependencyView, events: set[str]) -> str:
     w = dep.witness
     seen = f"; seen {dep.count} time{_s(dep.count)}" if dep.count > 1 else ""
     others = [t for t in dep.tasks if t != w.task]
-    also = f"; also by {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}" if others else ""
+    also = f"; also by {_some(others)}" if others else ""
     words = dependency_sentence(
         w.task, dep.source, dep.target, dep.source in events, dep.target in events
     )
@@ -296,7 +311,7 @@ def _precision(f: Finding) -> list[str]:
     elif f.instance_level == "unknown":
         lines.append("instance-level cycle: unknown (too many instances to sample)")
     tasks = sorted({t for d in f.dependencies for t in d.tasks})
-    lines.append(f"tasks involved: {', '.join(tasks)}")
+    lines.append(f"tasks involved: {_some(tasks)}")
     if f.patterns:
         lines.append(f"deadlock patterns: {f.patterns}, {f.patterns_confirmed} confirmed")
     return lines
@@ -311,11 +326,14 @@ def _recursive(f: Finding) -> str:
     acquiring = f.notes[0].removeprefix("acquiring ").split(" ")[0] if f.notes else cls
     out = [
         f"{f.task} is trying to acquire lock:",
-        f" ({cls}) [{acquiring}], at: {f.site.render() if f.site else '?'}",
+        f" ({cls}) [{acquiring}], at:",
+        *_frames(f.site or SiteView()),
         "",
         "but task is already holding lock:",
     ]
-    out.extend(f" ({h.lock_class}) [{h.instance}], at: {h.site.render()}" for h in held_same[-1:])
+    for h in held_same[-1:]:
+        out.append(f" ({h.lock_class}) [{h.instance}], at:")
+        out.extend(_frames(h.site))
     out += [
         "",
         "other info that might help us debug this:",
@@ -337,12 +355,22 @@ def _recursive(f: Finding) -> str:
             f"instances of this class were nested in both orders by different tasks"
             f" ({a} -> {b} and {b} -> {a}): an ABBA deadlock"
         )
+        for dep in f.dependencies:
+            w = dep.witness
+            out += ["", f"{w.task} took {w.acquirer_instance}:", *_frames(w.acquirer_site)]
+            out += [f"while holding {w.holder_instance}, taken at:", *_frames(w.holder_site)]
     else:
         out.append(" May be due to missing lock nesting notation")
         out.append(
             "(another instance of the same class: a deadlock if two tasks nest them"
             " in opposite orders)"
         )
+        out.extend(f.notes[1:])
+        if len(f.notes) > 1:
+            out.append(
+                "if that order is the rule, declare it: lockgraph.name(inner, subclass=1)"
+                " on the inner one, or nest=OUTER_LOCK for a lock that serialises them"
+            )
     out.append("")
     out.extend(_held(f.task, f.held))
     return "\n".join(out) + "\n"

@@ -51,6 +51,8 @@ class Config:
     """Declared lock orders: each a list of lock class names (globs), outermost first."""
     imports: bool = False
     """Also record the import system's per-module locks (classes ``import(NAME)``)."""
+    full_stacks: bool = False
+    """Keep every frame in stacks (the interpreter's library, pytest, lockgraph)."""
     report: bool = True
     """Print a report at exit (``lockgraph run``) or at the end of the session (pytest)."""
     format: str = "text"

@@ -145,13 +145,13 @@ def patch_threading(p: Patches, rec: Recorder, lock_factory: Any, rlock_factory:
     def wait(self: threading.Condition, timeout: float | None = None) -> bool:
         event = getattr(self, "_lockgraph_event", None)
         if event is not None and (timeout is None or timeout > 0):  # 0: a poll, no wait
-            rec.wait(event, exclude=self._lock)  # type: ignore[attr-defined]
+            rec.wait(event, exclude=self._lock, owner=self)  # type: ignore[attr-defined]
         return orig_wait(self, timeout)
 
     def notify(self: threading.Condition, n: int = 1) -> None:
         event = getattr(self, "_lockgraph_event", None)
         if event is not None and event in rec.active_events:
-            rec.signal(event)
+            rec.signal(event, self)
         orig_notify(self, n)
 
     p.set(thread_cls, "start", start)
@@ -176,29 +176,31 @@ def patch_futures(p: Patches, rec: Recorder) -> None:
         orig_init(self)
         site = _sites.creation_site("Future", skip=_FUTURES_DIR)
         self._lockgraph_event = f"(result of {site.name})"
+        self._lockgraph_elsewhere = False
+        """Signalled by whoever completes it on another's behalf (``_asyncio``)."""
 
     def result(self: Any, timeout: float | None = None) -> Any:
         event = getattr(self, "_lockgraph_event", None)
         if event is not None and (timeout is None or timeout > 0) and not self.done():
-            rec.wait(event)
+            rec.wait(event, owner=self)
         return orig_result(self, timeout)
 
     def exception(self: Any, timeout: float | None = None) -> Any:
         event = getattr(self, "_lockgraph_event", None)
         if event is not None and (timeout is None or timeout > 0) and not self.done():
-            rec.wait(event)
+            rec.wait(event, owner=self)
         return orig_exception(self, timeout)
 
     def set_result(self: Any, value: Any) -> None:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None and event in rec.active_events:
-            rec.signal(event)
+        if event is not None and event in rec.active_events and not self._lockgraph_elsewhere:
+            rec.signal(event, self)
         orig_set_result(self, value)
 
     def set_exception(self: Any, exc: Any) -> None:
         event = getattr(self, "_lockgraph_event", None)
-        if event is not None and event in rec.active_events:
-            rec.signal(event)
+        if event is not None and event in rec.active_events and not self._lockgraph_elsewhere:
+            rec.signal(event, self)
         orig_set_exception(self, exc)
 
     def mark_fork_safe() -> None:

@@ -94,6 +94,7 @@ class Recorder:
         self.engine = Engine(online=True)
         # Short-lived locks each make instance-trie nodes: start afresh sooner.
         self.engine.instance_chain_limit = INSTANCE_CHAIN_LIMIT
+        _sites.set_full_stacks(config.full_stacks)
         self.engine.on_cycle = self._on_cycle
         self.engine.on_finding = self._on_finding
         self.mutex = _allocate_lock()
@@ -103,6 +104,8 @@ class Recorder:
         self._collected: list[tuple[str, Any]] = []
         self._pending: list[list[Step]] = []
         self._pending_edges: set[Edge] = set()
+        self._marks: dict[int, list[tuple[Any, ...]]] = {}
+        """Task id -> the (code, line, frame id) of each entry of its engine held stack."""
         self.active_events: set[str] = set()
         """Events some task waited on while holding a lock: only their signals matter."""
         self.marks: list[tuple[int, str]] = []
@@ -164,8 +167,9 @@ class Recorder:
         frame = _sites.user_frame()
         return frame is not None and any(e[3] == id(frame) for e in mine)
 
-    def wait(self, event: str, exclude: Any = None) -> None:
-        """The calling thread is about to wait for ``event`` (the held locks depend on it)."""
+    def wait(self, event: str, exclude: Any = None, owner: Any = None) -> None:
+        """The calling thread is about to wait for ``event`` (the held locks depend on it);
+        ``owner`` is the object waited on (a Condition, a Future): its own instance."""
         ts = self.core.current()
         if ts is None or ts.busy:
             return
@@ -175,7 +179,7 @@ class Recorder:
         ts.busy = True
         try:
             site = _sites.current_stack()
-            new = self._locked(self._wait, ts, held, event, site)
+            new = self._locked(self._wait, ts, held, event, site, owner)
             if new:
                 self._act(new, site, None)
         except DeadlockError:
@@ -185,7 +189,7 @@ class Recorder:
         finally:
             ts.busy = False
 
-    def signal(self, event: str) -> None:
+    def signal(self, event: str, owner: Any = None) -> None:
         """The calling thread makes ``event`` happen (a notify, a future's result)."""
         if event not in self.active_events:
             return  # nobody ever waited for it holding a lock
@@ -195,7 +199,7 @@ class Recorder:
         ts.busy = True
         try:
             site = _sites.current_stack()
-            self._locked(self._signal, ts, ts.held(), event, site)
+            self._locked(self._signal, ts, ts.held(), event, site, owner)
         except Exception as exc:
             self._internal_error(exc)
         finally:
@@ -331,17 +335,22 @@ class Recorder:
                 seen.add(id(entry[0]))  # a second entry is a thread waiting for a handoff
                 want.append((self.use(rec, entry[4]), entry))
         have = task.held
+        # Where each engine entry was taken (code, line, frame): a lock released and
+        # taken again elsewhere is a new acquisition, whose site the engine must have.
+        marks = self._marks.setdefault(task.id, [])
         k = 0
-        n = min(len(have), len(want))
-        while k < n and have[k][0] is want[k][0]:
+        n = min(len(have), len(want), len(marks))
+        while k < n and have[k][0] is want[k][0] and marks[k] == want[k][1][1:4]:
             k += 1
         engine = self.engine
         while len(task.held) > k:
             top = task.held[-1][0].lock
             top.depth = 0  # re-entries are the core's business, not the engine's
             engine.release(task, top)
+        del marks[k:]
         for use, entry in want[k:]:
             engine.acquire(task, use, _sites.entry_stack(entry[1], entry[2], entry[3]))
+            marks.append(entry[1:4])
 
     def _acquire(
         self,
@@ -360,17 +369,50 @@ class Recorder:
         if self._pending_edges and any(e in self._pending_edges for e in task.ichain.chain.edges):
             self._collected.append(("recheck", None))
 
-    def _wait(self, ts: ThreadStateLike, held: list[HeldEntry], event: str, site: Stack) -> None:
+    def _wait(
+        self,
+        ts: ThreadStateLike,
+        held: list[HeldEntry],
+        event: str,
+        site: Stack,
+        owner: Any = None,
+    ) -> None:
         task = self._task(ts)
         self._sync(task, held)
         self.active_events.add(event)
-        self.engine.wait(task, self.engine.event(event), site)
+        self.engine.wait(task, self.event_use(event, owner), site)
 
-    def _signal(self, ts: ThreadStateLike, held: list[HeldEntry], event: str, site: Stack) -> None:
+    def _signal(
+        self,
+        ts: ThreadStateLike,
+        held: list[HeldEntry],
+        event: str,
+        site: Stack,
+        owner: Any = None,
+    ) -> None:
         task = self._task(ts)
         self._sync(task, held)
-        self.engine.signal(task, self.engine.event(event), site)
+        self.engine.signal(task, self.event_use(event, owner), site)
         ts.forget()  # the task's token changed: chains must be seen again
+
+    def event_use(self, event: str, owner: Any = None) -> LockUse:
+        """The event's pseudo-lock (under the mutex): one instance per object waited on
+        (``owner``: a Condition, a Future, a task), so an instance-level cycle through
+        a wait is claimed only when one object's wait and signal were both seen."""
+        if owner is None:
+            return self.engine.event(event)
+        use: LockUse | None = getattr(owner, "_lockgraph_use", None)
+        if use is None or use.lock.cls.name != event:
+            engine = self.engine
+            cls = engine.lock_class(event, kind=ClassKind.EVENT)
+            n = self._serial.get(cls.key, 0) + 1
+            self._serial[cls.key] = n
+            use = engine.use(engine.lock(f"{event}#{n}", cls))
+            try:
+                owner._lockgraph_use = use
+            except (AttributeError, TypeError):  # no room on it: the class-wide event
+                return self.engine.event(event)
+        return use
 
     def _fork(self, ts: ThreadStateLike, thread: threading.Thread) -> None:
         parent = self._task(ts)
@@ -695,6 +737,12 @@ class Recorder:
 
 
 KNOWN_SAFE = [
+    (
+        "recursive-locking",
+        "Future._condition",
+        "*",  # only concurrent.futures takes these (sites hide its frames)
+        "ordered: concurrent.futures._AcquireFutures takes the futures' conditions sorted by id()",
+    ),
     (
         "recursive-locking",
         "Condition@*concurrent/futures/_base.py:*",

@@ -135,6 +135,9 @@
       if (fr.line > 0) {
         li.appendChild(el("span", { "class": "fn" }, fr.function || "?"));
         li.appendChild(document.createTextNode(" " + fr.file + ":" + fr.line));
+        if (fr.source) {  // the line itself, as a Python traceback shows it
+          li.appendChild(el("code", { "class": "src" }, fr.source));
+        }
       } else {
         li.appendChild(el("span", { "class": "fn" }, frameText(fr)));
       }
