@@ -165,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     for shape in SHAPES:
         for n in (4, 6) if args.quick else (4, 8, 10):
             rows.append((f"{shape} ({n} identical tasks)", identical(n, shape)))
-    limit = 200_000 if args.quick else args.max_states
-    reduction_table(rows, limit, skip_none_over=8 if args.quick else 10)
+    limit = 100_000 if args.quick else args.max_states
+    reduction_table(rows, limit, skip_none_over=6 if args.quick else 10)
     return 0
 
 
