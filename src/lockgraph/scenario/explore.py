@@ -448,7 +448,10 @@ class Explorer:
                 continue  # an identical task in the same state has the same closure
             if self.codes[seed][tasks[seed][0]].op == BRANCH:
                 return own  # a local choice commutes with everything
-            members = self._closure(seed, tasks, followers)
+            bound = len(best) if best is not None else None
+            members = self._closure(seed, tasks, followers, moves, bound)
+            if members is None:
+                continue  # no smaller than the best so far
             chosen = [m for t in members for m in moves[t]]
             if best is None or len(chosen) < len(best):
                 best = chosen
@@ -461,19 +464,25 @@ class Explorer:
         seed: int,
         tasks: tuple[TaskState, ...],
         followers: dict[int, list[int]] | None = None,
-    ) -> list[int]:
+        moves: list[list[Move]] | None = None,
+        bound: int | None = None,
+    ) -> list[int] | None:
         """``seed`` and every task that may, now or later, not commute with a member.
 
         ``followers``: identical tasks in one state, by their first (they stand or fall
-        together: the same future), so that only the first of each is tested."""
+        together: the same future), so that only the first of each is tested. None when
+        the members' enabled ``moves`` reach ``bound`` (a smaller set is known)."""
         if followers is None:
             followers = {t: [t] for t in range(len(tasks))}
         members = list(followers[seed])
         inside = set(members)
+        count = sum(len(moves[t]) for t in members) if moves is not None else 0
         scanned: set[tuple[int, int, int]] = set()
         """(lock or event, mode bits, 0 for a lock, 1 for an event) already scanned for."""
         k = 0
         while k < len(members):
+            if bound is not None and count >= bound:
+                return None
             t = members[k]
             k += 1
             ins = self.codes[t][tasks[t][0]]
@@ -493,6 +502,8 @@ class Explorer:
                     ):
                         inside.update(same)
                         members.extend(same)
+                        if moves is not None:
+                            count += sum(len(moves[u]) for u in same)
             elif op in (WAIT, SIGNAL, RESET):
                 event = ins.event
                 mine = WAIT_BIT if op == WAIT else SIGNAL_BIT
@@ -507,6 +518,8 @@ class Explorer:
                     ):
                         inside.update(same)
                         members.extend(same)
+                        if moves is not None:
+                            count += sum(len(moves[u]) for u in same)
         return members
 
     def independent(self, tasks: tuple[TaskState, ...], i: int, k: int) -> bool:
