@@ -318,7 +318,7 @@ class PartitionEngine(Engine):
             hb=self.hb,
             inherited=run.inherited,
             event_findings=run.event_findings,
-            nesting={k: dict(v) for k, v in self._nesting.items()},
+            nesting={k: {p: v[0] for p, v in d.items()} for k, d in self._nesting.items()},
             events=events,
         )
 
