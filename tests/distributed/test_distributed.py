@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tracegen import random_trace
 
 from conftest import DATA, ROOT, run_cli
 from lockgraph import distributed
+from lockgraph.cli._kernel import _walk, file_reports, reports_on_dask
 from lockgraph.engine import Engine, analyze
 from lockgraph.sources import read_traces
 from lockgraph.store import load_findings
@@ -277,3 +279,59 @@ def test_combine_on_dask_is_combine(tmp_path: Path) -> None:
     a = [f.to_json() for f in load_findings(str(tmp_path / "a.lg"))]
     b = [f.to_json() for f in load_findings(str(tmp_path / "b.lg"))]
     assert a == b and a
+
+
+KERNEL_DATA = ROOT / "tests" / "kernel" / "data"
+
+
+def _kernel_files() -> list[str]:
+    return list(_walk([str(KERNEL_DATA / "splats"), str(KERNEL_DATA / "syzkaller")]))
+
+
+def test_kernel_reports_on_the_cluster(client: Any) -> None:
+    paths = _kernel_files()
+
+    def plain(found: Any) -> tuple[Any, ...]:
+        return (found.path, found.signatures, [r.to_json() for r in found.reports], found.cut)
+
+    here = [plain(file_reports(p)) for p in paths]
+    there = [plain(f) for f in reports_on_dask(paths, client)]
+    assert [p for p, *_ in there] == paths  # in file order
+    assert there == here
+    assert sum(len(sigs) for _, sigs, _, _ in here) > len(paths) // 2
+
+
+def test_kernel_reports_error_comes_back_from_the_worker(client: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(b"\x1f\x8bnot gzip")
+    good = str(KERNEL_DATA / "splats" / "circular_12.txt")
+    first, second = reports_on_dask([good, str(bad)], client)
+    assert first.error is None and first.signatures
+    assert second.error is not None and second.error[0] == str(bad) and not second.reports
+
+
+@pytest.mark.parametrize("command", ["dedupe", "explain"])
+def test_kernel_command_line_on_dask(command: str, tmp_path: Path) -> None:
+    shutil.copytree(KERNEL_DATA / "splats", tmp_path / "splats")
+    shutil.copytree(KERNEL_DATA / "syzkaller", tmp_path / "syzkaller")
+    args = [str(tmp_path)] if command == "dedupe" else sorted(map(str, tmp_path.rglob("*.txt")))
+    plain = run_cli("kernel", command, *args)
+    dask = run_cli("kernel", command, "--dask", "--workers", "2", *args, timeout=180)
+    assert plain.returncode == dask.returncode == 1, dask.stderr
+    assert dask.stdout == plain.stdout and plain.stdout
+    # Dask may warn on stderr of its own (a loaded machine): lockgraph's notes are the same
+    ours = [line for line in dask.stderr.splitlines() if line.startswith("lockgraph:")]
+    assert ours == plain.stderr.splitlines()
+
+
+def test_kernel_without_dask_one_line_and_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    (blocker / "distributed.py").write_text("raise ImportError('no dask here')\n")
+    env = {"PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    for command in ("dedupe", "explain"):
+        path = str(KERNEL_DATA / "splats" / "circular_12.txt")
+        result = run_cli("kernel", command, "--dask", path, env=env)
+        assert result.returncode == 2
+        assert result.stderr.strip().splitlines() == [distributed.INSTALL_HINT]
+        assert result.stdout == ""

@@ -16,15 +16,16 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from lockgraph import __version__
+from lockgraph import __version__, distributed
 from lockgraph.cli._common import add_output_options, add_verdict_options
 from lockgraph.engine import Engine, Run, analyze
 from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.engine.graph import Edge
-from lockgraph.errors import InputError, UsageError
+from lockgraph.errors import InputError, LockgraphError, UsageError
 from lockgraph.kernel.classgraph import (
     CLASS_ONLY,
     CLASS_ONLY_TEXT,
@@ -88,11 +89,14 @@ def _explain_parser(ksub: Any) -> None:
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     p.add_argument("-o", "--output", default="-", metavar="FILE", help="write to FILE")
     p.add_argument("--brief", action="store_true", help="leave out the clean copy of each report")
+    _dask_options(p)
     p.set_defaults(handler=run_explain)
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    reports = [r for path in args.files for r in _reports(path)]
+    if args.dask and not _dask_ready():
+        return 2
+    reports = [r for found in _each_file(list(args.files), args) for r in found.reports]
     if args.format == "json":
         with open_output(args.output) as out:
             _dump(reports_json(reports), out)
@@ -117,7 +121,87 @@ WHOLE = 1 << 23
 scenario table quoted alone)."""
 
 
-def _reports(path: str) -> list[Splat]:
+@dataclass
+class FileReports:
+    """What one file holds for ``explain`` and ``dedupe``: plain data, so that it can
+    come back from a Dask worker."""
+
+    path: str
+    reports: list[Splat] = field(default_factory=list)
+    signatures: list[str] = field(default_factory=list)
+    """The title of each report (``signature``)."""
+    cut: int = 0
+    """Lines cut to ``MAX_LINE`` characters."""
+    error: tuple[str, int, str] | None = None
+    """(path, line, message) of an input error: raised where the results are read."""
+    failure: str = ""
+    """Any other error's message."""
+
+
+def file_reports(path: str) -> FileReports:
+    """Every lockdep report of one file and its title (the work of one Dask task)."""
+    try:
+        reports, cut = _parse_file(path)
+    except InputError as exc:
+        return FileReports(path, error=(exc.path, exc.line, exc.detail))
+    except LockgraphError as exc:
+        return FileReports(path, failure=str(exc))
+    return FileReports(path, reports, [signature(r) for r in reports], cut)
+
+
+def _each_file(paths: Iterable[str], args: argparse.Namespace) -> Iterator[FileReports]:
+    """Each file's reports, in the order of ``paths`` (with ``--dask``: read on Dask)."""
+    if not args.dask:
+        yield from _checked(file_reports(path) for path in paths)
+        return
+    paths = list(paths)
+    if "-" in paths:
+        raise UsageError("--dask reads files, not standard input")
+    with distributed.session(args.scheduler, args.workers) as client:
+        yield from _checked(reports_on_dask(paths, client))
+
+
+def reports_on_dask(paths: list[str], client: Any) -> Iterator[FileReports]:
+    """``file_reports`` of each file as one task of ``client``, in the order of ``paths``."""
+    futures = [client.submit(file_reports, path, pure=False) for path in paths]
+    for future in futures:
+        yield future.result()
+
+
+def _checked(results: Iterable[FileReports]) -> Iterator[FileReports]:
+    """The results, their notes on stderr; the first error in file order is raised."""
+    for found in results:
+        if found.error is not None:
+            raise InputError(*found.error)
+        if found.failure:
+            raise LockgraphError(found.failure, cut=False)
+        _note_cut(found.path, found.cut)
+        yield found
+
+
+def _dask_options(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("distributed (pip install 'lockgraph[dask]')")
+    group.add_argument(
+        "--dask", action="store_true", help="read the files on Dask, one task per file"
+    )
+    group.add_argument(
+        "--scheduler", metavar="ADDRESS", help="the Dask scheduler (default: a local cluster)"
+    )
+    group.add_argument(
+        "--workers", type=int, metavar="N", help="local cluster processes (default: one per core)"
+    )
+
+
+def _dask_ready() -> bool:
+    """Whether Dask can be imported (if not: the install hint on stderr)."""
+    if distributed.dask_available():
+        return True
+    print(distributed.INSTALL_HINT, file=sys.stderr)
+    return False
+
+
+def _parse_file(path: str) -> tuple[list[Splat], int]:
+    """The reports of one file and how many of its lines were cut."""
     try:
         with open_input(path) as stream:
             reader = CutReader(stream)
@@ -129,8 +213,7 @@ def _reports(path: str) -> list[Splat]:
                 reports = list(scan(_Prepended(head, reader), path, stats))
     except (OSError, EOFError, ValueError) as exc:
         raise read_errors(path, exc) from None
-    _note_cut(path, reader.cut + stats.cut)
-    return reports
+    return reports, reader.cut + stats.cut
 
 
 def _note_cut(path: str, cut: int) -> None:
@@ -171,16 +254,19 @@ def _dedupe_parser(ksub: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="DIR|FILE")
     p.add_argument("--format", "-f", choices=("text", "json"), default="text")
     p.add_argument("-o", "--output", default="-", metavar="FILE", help="write to FILE")
+    _dask_options(p)
     p.set_defaults(handler=run_dedupe)
 
 
 def run_dedupe(args: argparse.Namespace) -> int:
+    if args.dask and not _dask_ready():
+        return 2
     groups: dict[str, list[Splat]] = {}
     files = 0
-    for path in _walk(args.paths):
+    for found in _each_file(_walk(args.paths), args):
         files += 1
-        for r in _reports(path):
-            groups.setdefault(signature(r), []).append(r)
+        for sig, r in zip(found.signatures, found.reports, strict=True):
+            groups.setdefault(sig, []).append(r)
     ordered = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
     if args.format == "json":
         doc = {
