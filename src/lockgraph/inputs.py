@@ -28,6 +28,7 @@ from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError, UsageError
 from lockgraph.sources import (
     FORMATS,
+    Progress,
     ReadStats,
     can_relog,
     detect_format,
@@ -197,12 +198,14 @@ def load_traces(
     input_format: str = "auto",
     on_error: Callable[[InputError], None] | None = None,
     confirm: bool = True,
+    progress: Progress | None = None,
 ) -> Loaded:
     """Analyse trace files: every finding, and for each reported cycle its verdict
-    for this run, from a second pass over the files (``confirm``: skip it)."""
+    for this run, from a second pass over the files (``confirm``: skip it).
+    ``progress``: told how far the reading is (``sources.read_traces``)."""
     engine = Engine()
     engine.on_limit = warn_limit
-    stats = read_traces(engine, paths, input_format, on_error)
+    stats = read_traces(engine, paths, input_format, on_error, progress)
     run = engine.finish(sources=list(paths))
     findings = analyze(run)
     cycles = [f for f in findings if f.kind in CYCLE_KINDS and not f.pruned]

@@ -17,6 +17,7 @@ from lockgraph.engine import analyze
 from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.errors import InputError, UsageError
 from lockgraph.inputs import load_traces
+from lockgraph.progress import ReadProgress
 from lockgraph.report import Report, write_report
 from lockgraph.sources import FORMATS
 from lockgraph.store import save
@@ -91,7 +92,8 @@ def add_dask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quiet",
         action="store_true",
-        help="no progress line on stderr (it is shown only when stderr is a terminal)",
+        help="no progress line on stderr (it is shown only when stderr is a terminal, "
+        "never with --format json)",
     )
 
 
@@ -120,9 +122,17 @@ def run(args: argparse.Namespace) -> int:
         findings = analyze(result)
         apply_verdicts(findings, result, no_log="--dask (confirmation runs in one process)")
     else:
-        loaded = load_traces(
-            args.traces, args.input_format, skip if args.keep_going else None, not args.no_confirm
-        )
+        progress = ReadProgress(not args.quiet and args.format != "json")
+        try:
+            loaded = load_traces(
+                args.traces,
+                args.input_format,
+                skip if args.keep_going else None,
+                not args.no_confirm,
+                progress,
+            )
+        finally:
+            progress.close()
         result = loaded.run()
         events = loaded.events
         findings = loaded.findings

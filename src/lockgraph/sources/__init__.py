@@ -24,6 +24,10 @@ from lockgraph.sources.trace import HEADER, TraceReader
 
 FORMATS = ("auto", "lockgraph", "std")
 
+Progress = Callable[[int, int, int], None]
+"""(events read, files done, files): called before each block of lines (64 KiB) is
+read and after each file, never per event."""
+
 
 @dataclass
 class ReadStats:
@@ -52,13 +56,21 @@ def read_traces(
     paths: list[str],
     fmt: str = "auto",
     on_error: Callable[[InputError], None] | None = None,
+    progress: Progress | None = None,
 ) -> ReadStats:
-    """Read every file into ``engine``. ``on_error`` (keep going) gets each bad line."""
+    """Read every file into ``engine``. ``on_error`` (keep going) gets each bad line;
+    ``progress`` hears how far the reading is."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown input format {fmt!r} (choose from {', '.join(FORMATS)})")
     stats = ReadStats()
     several = len(paths) > 1
     seen: dict[str, int] = {}
+    on_block = None
+    if progress is not None:
+
+        def on_block() -> None:
+            progress(engine.index, stats.files, len(paths))
+
     for path in paths:
         stem = _stem(path)
         seen[stem] = seen.get(stem, 0) + 1
@@ -67,7 +79,7 @@ def read_traces(
         namespace = f"{stem}:" if several else ""
         try:
             with open_binary(path) as stream:
-                first, lines = _first_line(stream, path, on_error)
+                first, lines = _first_line(stream, path, on_error, on_block)
                 kind = fmt if fmt != "auto" else detect_format(path, text_of(first))
                 reader: TraceReader | StdReader
                 if kind == "lockgraph":
@@ -82,6 +94,8 @@ def read_traces(
         stats.lines += reader.lines
         stats.events += reader.events
         stats.readers.append((path, reader))
+        if progress is not None:
+            progress(engine.index, stats.files, len(paths))
     return stats
 
 
@@ -112,13 +126,16 @@ def _ignore(exc: InputError) -> None:
 
 
 def _first_line(
-    stream: IO[bytes], path: str, on_error: Callable[[InputError], None] | None
+    stream: IO[bytes],
+    path: str,
+    on_error: Callable[[InputError], None] | None,
+    on_block: Callable[[], None] | None = None,
 ) -> tuple[bytes, Iterable[bytes]]:
     """The first line (to tell the format), and every line of ``stream``."""
     head = stream.peek(1 << 12) if isinstance(stream, io.BufferedReader) else b""
     if b"\n" in head:  # seen without reading it: the lines start at the first
-        return head.split(b"\n", 1)[0], lines_of(stream, path, on_error)
-    lines = lines_of(stream, path, on_error)
+        return head.split(b"\n", 1)[0], lines_of(stream, path, on_error, on_block=on_block)
+    lines = lines_of(stream, path, on_error, on_block=on_block)
     first = next(lines, b"")
     return first, itertools.chain([first], lines)
 

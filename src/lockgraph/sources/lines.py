@@ -35,15 +35,29 @@ def lines_of(
     path: str,
     on_error: Callable[[InputError], None] | None = None,
     max_line: int | None = None,
+    on_block: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     """The lines of ``stream`` (without their newline), each at most ``max_line`` bytes.
 
     A longer line raises an ``InputError``, or goes to ``on_error`` and comes out as
     ``SKIPPED``. Memory stays within one block and one line. The lines of a block are
     handed out by ``chain`` (C), so a line costs no Python code here.
+    ``on_block`` is called before each block's lines (a progress line's hook).
     """
     limit = limits().max_line if max_line is None else max_line
-    return itertools.chain.from_iterable(_blocks(stream, path, on_error, limit or (1 << 62)))
+    blocks = _blocks(stream, path, on_error, limit or (1 << 62))
+    if on_block is not None:
+        blocks = _announced(blocks, on_block)
+    return itertools.chain.from_iterable(blocks)
+
+
+def _announced(
+    blocks: Iterator[list[bytes]], on_block: Callable[[], None]
+) -> Iterator[list[bytes]]:
+    """The blocks, ``on_block`` called before each (the lines before it are done)."""
+    for block in blocks:
+        on_block()
+        yield block
 
 
 def _blocks(
