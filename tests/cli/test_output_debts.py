@@ -129,3 +129,10 @@ def test_a_data_file_error_names_the_data_file(
     assert f"Couldn't write data file {str(target)!r}" in err
     assert ".tmp" not in err and "lockgraph-" not in err.replace("lockgraph: error", "")
     assert [p.name for p in tmp_path.iterdir()] == ["run.lockgraph"]  # no temporary left
+
+
+def test_kernel_dedupe_counts_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    splat = DATA.parent / "kernel" / "data" / "splats" / "circular_01.txt"
+    main(["kernel", "dedupe", str(splat)])
+    out = capsys.readouterr().out
+    assert "lockgraph: 1 report, 1 distinct, in 1 file" in out

@@ -136,10 +136,7 @@ def _reports(path: str) -> list[Splat]:
 
 def _note_cut(path: str, cut: int) -> None:
     if cut:
-        _note(
-            f"{path}: {cut} line{'s' if cut != 1 else ''} longer than {MAX_LINE} characters "
-            "cut to that length"
-        )
+        _note(f"{path}: {count(cut, 'line')} longer than {MAX_LINE} characters cut to that length")
 
 
 class _Prepended:
@@ -215,7 +212,7 @@ def run_dedupe(args: argparse.Namespace) -> int:
 
 def _dedupe_table(ordered: list[tuple[str, list[Splat]]], files: int) -> str:
     if not ordered:
-        return f"lockgraph: no lockdep report in {files} file{'s' if files != 1 else ''}\n"
+        return f"lockgraph: no lockdep report in {count(files, 'file')}\n"
     width = min(70, max(len("title"), *(len(sig) for sig, _ in ordered)))
     lines = [f"{'count':>5}  {'title':<{width}}  first file"]
     for sig, rs in ordered:
@@ -223,8 +220,7 @@ def _dedupe_table(ordered: list[tuple[str, list[Splat]]], files: int) -> str:
         lines.append(f"{len(rs):>5}  {sig:<{width}}  {first.source}:{first.first_line}")
     total = sum(len(rs) for _, rs in ordered)
     lines.append(
-        f"lockgraph: {total} report{'s' if total != 1 else ''}, {len(ordered)} distinct, "
-        f"in {files} file{'s' if files != 1 else ''}"
+        f"lockgraph: {count(total, 'report')}, {len(ordered)} distinct, in {count(files, 'file')}"
     )
     return "\n".join(lines) + "\n"
 
