@@ -112,7 +112,9 @@ def save(
             _write(db, run, findings, extra_meta or {})
             db.commit()
         os.replace(tmp, path)
-    except (sqlite3.Error, OSError, UnicodeError) as exc:
+    except OSError as exc:  # its text would name the temporary file: name the data file
+        raise DataError(f"Couldn't write data file {path!r}: {exc.strerror or exc}") from None
+    except sqlite3.Error as exc:
         raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
     except OverflowError as exc:  # a number beyond SQLite's 64 bits
         raise DataError(f"Couldn't write data file {path!r}: {_too_big(run, exc)}") from None
@@ -120,6 +122,8 @@ def save(
         raise DataError(
             f"Couldn't write data file {path!r}: a name is not valid text: {exc.reason}"
         ) from None
+    except UnicodeError as exc:
+        raise DataError(f"Couldn't write data file {path!r}: {exc}") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

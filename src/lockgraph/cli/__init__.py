@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 
@@ -62,6 +64,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("lockgraph: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader of our output went away (``| head``): not an error of ours.
-        sys.stderr.close()
-        return EXIT_OK
+        # The reader of our output went away (``| head``): not an error of ours, and
+        # the verdict stands: the status the command recorded before writing.
+        _quiet_stdout()
+        return int(getattr(args, "exit_status", EXIT_OK))
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's capture): nothing will flush it at exit

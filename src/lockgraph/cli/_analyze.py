@@ -12,6 +12,7 @@ from lockgraph.cli._common import (
     add_verdict_options,
     render_options,
     warn_if_pure_python,
+    will_exit,
 )
 from lockgraph.engine import analyze
 from lockgraph.engine.analysis import apply_verdicts
@@ -19,6 +20,7 @@ from lockgraph.errors import InputError, UsageError
 from lockgraph.inputs import load_traces
 from lockgraph.progress import ReadProgress
 from lockgraph.report import Report, write_report
+from lockgraph.report.words import count
 from lockgraph.sources import FORMATS
 from lockgraph.store import save
 
@@ -148,8 +150,8 @@ def run(args: argparse.Namespace) -> int:
         confirmed_only=args.confirmed_only,
         fail_on=args.fail_on,
     )
+    status = will_exit(args, report.exit_status())
     write_report(report, args.format, args.output)
     if bad:
-        plural = "s" if len(bad) != 1 else ""
-        print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
-    return report.exit_status()
+        print(f"lockgraph: {count(len(bad), 'malformed line')} skipped", file=sys.stderr)
+    return status

@@ -10,6 +10,7 @@ from lockgraph.cli._common import (
     add_render_options,
     load_inputs,
     render_options,
+    will_exit,
 )
 from lockgraph.order import DeclaredOrder, check, read_declared
 from lockgraph.report import Report, write_report
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         loaded.events,
         render_options(args),
     )
-    write_report(report, args.format, args.output)
     failing = {"order-violation", "stale-order"} if args.strict else {"order-violation"}
-    return 1 if any(f.kind in failing for f in findings) else 0
+    status = will_exit(args, 1 if any(f.kind in failing for f in findings) else 0)
+    write_report(report, args.format, args.output)
+    return status

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lockgraph.report.words import count
+
 HELP = "merge parallel data files (DATA_FILE.<host>.<pid>.<random>) into the data file"
 
 
@@ -82,10 +84,9 @@ def run(args: argparse.Namespace) -> int:
         )
     reported = [f for f in findings if f.reported]
     if not args.quiet:
-        plural = "s" if len(paths) != 1 else ""
         print(
-            f"lockgraph: combined {len(paths)} data file{plural} into {data_file}: "
-            f"{len(reported)} finding{'s' if len(reported) != 1 else ''} "
+            f"lockgraph: combined {count(len(paths), 'data file')} into {data_file}: "
+            f"{count(len(reported), 'finding')} "
             f"(lockgraph report {data_file})",
             file=sys.stderr,
         )

@@ -12,7 +12,18 @@ from lockgraph.engine.findings import FAIL_ON
 from lockgraph.errors import InputError, UsageError
 from lockgraph.inputs import Loaded, load
 from lockgraph.report import RenderOptions, formats
+from lockgraph.report.words import count
 from lockgraph.sources import FORMATS
+
+
+def will_exit(args: argparse.Namespace, status: int) -> int:
+    """Record the status a command returns before it writes its output.
+
+    When the reader of the output goes away (``lockgraph analyze T | head -1``), the
+    command stops writing but still exits with this status (1 with findings).
+    """
+    args.exit_status = status
+    return status
 
 
 def warn_if_pure_python() -> None:
@@ -150,6 +161,5 @@ def load_inputs(args: argparse.Namespace) -> Loaded:
 
     loaded = load(list(args.inputs), args.input_format, skip if args.keep_going else None)
     if bad:
-        plural = "s" if len(bad) != 1 else ""
-        print(f"lockgraph: {len(bad)} malformed line{plural} skipped", file=sys.stderr)
+        print(f"lockgraph: {count(len(bad), 'malformed line')} skipped", file=sys.stderr)
     return loaded

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from lockgraph import __version__, distributed
-from lockgraph.cli._common import add_output_options, add_verdict_options
+from lockgraph.cli._common import add_output_options, add_verdict_options, will_exit
 from lockgraph.engine import Engine, Run, analyze
 from lockgraph.engine.analysis import apply_verdicts
 from lockgraph.engine.graph import Edge
@@ -46,6 +46,7 @@ from lockgraph.kernel.to_scenario import model_from_text
 from lockgraph.kernel.tracepoints import TraceImporter
 from lockgraph.report import Report as View
 from lockgraph.report import open_output, write_report
+from lockgraph.report.words import count
 from lockgraph.sources.files import read_errors
 from lockgraph.store import DEFAULT_NAME, load_run, save
 
@@ -218,10 +219,7 @@ def _parse_file(path: str) -> tuple[list[Splat], int]:
 
 def _note_cut(path: str, cut: int) -> None:
     if cut:
-        _note(
-            f"{path}: {cut} line{'s' if cut != 1 else ''} longer than {MAX_LINE} characters "
-            "cut to that length"
-        )
+        _note(f"{path}: {count(cut, 'line')} longer than {MAX_LINE} characters cut to that length")
 
 
 class _Prepended:
@@ -300,7 +298,7 @@ def run_dedupe(args: argparse.Namespace) -> int:
 
 def _dedupe_table(ordered: list[tuple[str, list[Splat]]], files: int) -> str:
     if not ordered:
-        return f"lockgraph: no lockdep report in {files} file{'s' if files != 1 else ''}\n"
+        return f"lockgraph: no lockdep report in {count(files, 'file')}\n"
     width = min(70, max(len("title"), *(len(sig) for sig, _ in ordered)))
     lines = [f"{'count':>5}  {'title':<{width}}  first file"]
     for sig, rs in ordered:
@@ -308,8 +306,7 @@ def _dedupe_table(ordered: list[tuple[str, list[Splat]]], files: int) -> str:
         lines.append(f"{len(rs):>5}  {sig:<{width}}  {first.source}:{first.first_line}")
     total = sum(len(rs) for _, rs in ordered)
     lines.append(
-        f"lockgraph: {total} report{'s' if total != 1 else ''}, {len(ordered)} distinct, "
-        f"in {files} file{'s' if files != 1 else ''}"
+        f"lockgraph: {count(total, 'report')}, {len(ordered)} distinct, in {count(files, 'file')}"
     )
     return "\n".join(lines) + "\n"
 
@@ -453,8 +450,8 @@ def _class(run: Run, name: str) -> int:
 def _edge_text(run: Run, e: Edge) -> str:
     w = e.witness()
     frame = key_frame(w.acquirer_site) or (w.acquirer_site[0] if w.acquirer_site else None)
-    site = frame.render() if frame else "no stack recorded"
-    return f"{e.src.key} -> {e.dst.key}: {run.task_name(w.task)}, at {site}"
+    site = f", at {frame.render()}" if frame else " (no stack recorded)"
+    return f"{e.src.key} -> {e.dst.key}: {run.task_name(w.task)}{site}"
 
 
 def _edge_json(run: Run, e: Edge) -> dict[str, Any]:
@@ -507,16 +504,17 @@ def run_analyze(args: argparse.Namespace) -> int:
     if stats.events == 0:
         _note("no lock_acquire or lock_release events: nothing to analyse")
     if stats.unmatched_releases:
-        _note(f"{stats.unmatched_releases} releases of locks taken before the trace began")
+        _note(f"{count(stats.unmatched_releases, 'release')} of locks taken before the trace began")
     if stats.acquired_before_contended:
         _note(
-            f"{stats.acquired_before_contended} lock_acquired events came before their "
+            f"{count(stats.acquired_before_contended, 'lock_acquired event')} came before their "
             "lock_contended (kernels 5.12-5.13 swapped the two tracepoints)"
         )
     for c in sorted(stats.contention.values(), key=lambda c: -c.events)[:10]:
         where = f", first at {c.site[0].render()}" if c.site else ""
         flags = f" [{'|'.join(sorted(c.flags))}]" if c.flags else ""
-        _note(f"contention: {c.lock}{flags}: {c.events} waits by {len(c.tasks)} tasks{where}")
+        waits = f"{count(c.events, 'wait')} by {count(len(c.tasks), 'task')}"
+        _note(f"contention: {c.lock}{flags}: {waits}{where}")
     return _finish(args, run)
 
 
@@ -557,8 +555,9 @@ def _finish(
         confirmed_only=args.confirmed_only,
         fail_on=args.fail_on,
     )
+    status = will_exit(args, view.exit_status())
     write_report(view, args.format, args.output)
-    return view.exit_status()
+    return status
 
 
 def _read(path: str) -> str:

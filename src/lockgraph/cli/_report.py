@@ -11,6 +11,7 @@ from lockgraph.cli._common import (
     add_verdict_options,
     load_inputs,
     render_options,
+    will_exit,
 )
 from lockgraph.report import Report, write_report
 
@@ -19,6 +20,9 @@ HELP = "render the findings of a data file (or of traces) in any format"
 # The formats that read only the findings (html: and the graph's size); every other
 # one needs the graph too.
 _FINDINGS_ONLY = {"text", "json", "sarif", "html"}
+# The formats that show no verdict: they exit 0 whatever the findings.
+_NO_VERDICT = {"chart"}
+EXIT_OK = 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -31,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "self-contained page), dot (Graphviz; svg and png through the 'dot' program), "
         "sarif (2.1.0), chart (the lock hierarchy). docs/reports.md describes each.",
         epilog="Exit status: 0 no findings (with --fail-on confirmed: none confirmed), "
-        "1 findings, 2 usage or input error.",
+        "1 findings, 2 usage or input error; -f chart exits 0 unless there is an error.",
     )
     add_input_arguments(p, "render")
     add_output_options(p)
@@ -53,5 +57,8 @@ def run(args: argparse.Namespace) -> int:
         confirmed_only=args.confirmed_only,
         fail_on=args.fail_on,
     )
+    # A chart draws the graph: it is not a finding report, like 'lockgraph chart'.
+    status = EXIT_OK if args.format in _NO_VERDICT else report.exit_status()
+    will_exit(args, status)
     write_report(report, args.format, args.output)
-    return report.exit_status()
+    return status

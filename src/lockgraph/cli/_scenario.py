@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from lockgraph.cli._common import will_exit
 from lockgraph.report import open_output
 from lockgraph.scenario import check, compile_scenario, load
 from lockgraph.scenario.check import PATH_LIMIT
@@ -18,8 +19,10 @@ from lockgraph.scenario.render import (
 
 HELP = "check a scenario model over every path (check) or every interleaving (explore)"
 FORMATS = ("text", "json")
-EPILOG = "Exit status: 0 no findings, 1 findings, 2 usage or input error (or, for explore, "
-"a search stopped by --max-states)."
+EPILOG = (
+    "Exit status: 0 no findings, 1 findings, 2 usage or input error (or, for explore, "
+    "a search stopped by --max-states)."
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -124,9 +127,10 @@ def run_check(args: argparse.Namespace) -> int:
         else:
             check_text(compiled, result, args.show_pruned, out)
 
+    status = will_exit(args, 1 if result.reported else 0)
     with open_output(args.output) as out:
         render(out)
-    return 1 if result.reported else 0
+    return status
 
 
 def run_explore(args: argparse.Namespace) -> int:
@@ -145,8 +149,11 @@ def run_explore(args: argparse.Namespace) -> int:
         else:
             explore_text(compiled, result, predicted, out)
 
+    if result.verdict == "incomplete":
+        status = 2
+    else:
+        status = 1 if result.verdict in ("deadlock", "hang") or result.findings else 0
+    will_exit(args, status)
     with open_output(args.output) as out:
         render(out)
-    if result.verdict == "incomplete":
-        return 2
-    return 1 if result.verdict in ("deadlock", "hang") or result.findings else 0
+    return status

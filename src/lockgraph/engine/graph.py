@@ -27,7 +27,9 @@ from lockgraph.engine.model import (
     Stack,
 )
 
-_NON_RECURSIVE = DepType.SN | DepType.EN
+_NON_RECURSIVE = int(DepType.SN | DepType.EN)
+"""Plain ints, not ``DepType``: the cycle search masks bits in its inner loop, and an
+enum's ``&`` costs a Python call."""
 
 INSTANCE_SAMPLES = 16
 """Distinct instance pairs kept per dependency."""
@@ -276,15 +278,18 @@ def cycle_key(classes: list[str]) -> tuple[str, ...]:
     return min(tuple(classes[i:] + classes[:i]) for i in range(n))
 
 
+_PREFERENCE = tuple(int(b) for b in (DepType.EN, DepType.ER, DepType.SN, DepType.SR))
+"""Exclusive and non-recursive first: they make the fewest demands on neighbours."""
+
+
 def _bits(bits: int) -> list[int]:
-    # Exclusive and non-recursive first: they make the fewest demands on neighbours.
-    return [b for b in (DepType.EN, DepType.ER, DepType.SN, DepType.SR) if bits & b]
+    return [b for b in _PREFERENCE if bits & b]
 
 
 def _best_bit(bits: int) -> int:
-    for b in (DepType.EN, DepType.ER, DepType.SN, DepType.SR):
+    for b in _PREFERENCE:
         if bits & b:
-            return int(b)
+            return b
     raise AssertionError("no bit")
 
 

@@ -88,9 +88,9 @@ _DEP_ORDER = (DepType.EN, DepType.ER, DepType.SN, DepType.SR)
 # Edge bits by role in a path: "*R" = acquirer took the target recursively,
 # "S*" = holder held the source shared. A path is not strong where -(*R)-> is
 # followed by -(S*)->.
-TO_RECURSIVE = DepType.SR | DepType.ER
+TO_RECURSIVE = int(DepType.SR | DepType.ER)
 FROM_SHARED = DepType.SR | DepType.SN
-FROM_EXCLUSIVE = DepType.ER | DepType.EN
+FROM_EXCLUSIVE = int(DepType.ER | DepType.EN)
 ALL_DEPS = 15
 
 

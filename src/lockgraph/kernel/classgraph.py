@@ -18,6 +18,7 @@ from lockgraph.engine.graph import Edge
 from lockgraph.errors import InputError
 from lockgraph.kernel.proc import GraphFeeder, parse_proc
 from lockgraph.kernel.splat import ANCHORS, parse_reports
+from lockgraph.report.words import count
 
 CLASS_ONLY = "class-only"
 """``Finding.instance_level`` of a cycle built from class-level data only."""
@@ -40,11 +41,11 @@ def import_graph(
         parsed = parse_proc(text)
         if parsed.kind == "lockdep":
             n = feeder.feed_lockdep(parsed, label(path))
-            note(f"{path}: {len(parsed.classes)} classes, {n} dependencies")
+            note(f"{path}: {count(len(parsed.classes), 'class')}, {count(n, 'dependency')}")
             continue
         if parsed.kind == "lockdep_chains":
             n = feeder.feed_chains(parsed, label(path))
-            note(f"{path}: {n} chains")
+            note(f"{path}: {count(n, 'chain')}")
             continue
         reports = parse_reports(text, path) if any(a in text for a in ANCHORS) else []
         if not reports:
@@ -53,12 +54,12 @@ def import_graph(
                 what += f" (it looks like {parsed.kind})"
             raise InputError(path, 0, what)
         n = sum(feeder.feed_report(r, f"{label(path)}:{r.first_line}") for r in reports)
-        note(f"{path}: {len(reports)} reports, {n} dependencies")
+        note(f"{path}: {count(len(reports), 'report')}, {count(n, 'dependency')}")
     for path in chains:
         parsed = parse_proc(read(path))
         if parsed.kind != "lockdep_chains":
             raise InputError(path, 0, "not a /proc/lockdep_chains copy (no 'irq_context:' lines)")
-        note(f"{path}: {feeder.feed_chains(parsed, label(path))} chains")
+        note(f"{path}: {count(feeder.feed_chains(parsed, label(path)), 'chain')}")
     run = engine.finish(end_of_trace=False, sources=[*files, *chains])
     feeder.class_only(run)
     return run, feeder

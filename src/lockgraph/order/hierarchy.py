@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from lockgraph.engine import ClassKind, Run
 from lockgraph.engine.findings import SiteView
 from lockgraph.engine.graph import Edge, components
+from lockgraph.report.words import count
 
 SITE_COLUMN = 40
 """Where the annotation column starts (kernel comments align them with tabs)."""
@@ -193,7 +194,9 @@ def format_chart(chart: Chart, sites: bool = False, indent: str = "") -> str:
 
 def chart_summary(chart: Chart) -> str:
     """One line on what the chart shows and leaves out (for stderr or a footer)."""
-    parts = [f"{chart.classes} lock classes, {chart.dependencies} dependencies drawn"]
+    parts = [
+        f"{count(chart.classes, 'lock class')}, {count(chart.dependencies, 'dependency')} drawn"
+    ]
     if chart.implied:
         parts.append(f"{chart.implied} implied by longer paths")
     if chart.cyclic:

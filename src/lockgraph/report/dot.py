@@ -26,7 +26,7 @@ from lockgraph.engine.graph import Edge
 from lockgraph.errors import LockgraphError, UsageError
 from lockgraph.report import Report, register, register_binary, select_finding
 from lockgraph.report._subgraph import Subgraph, finding_subgraph
-from lockgraph.report.words import dependency_sentence
+from lockgraph.report.words import count, dependency_sentence
 
 DOT_TIMEOUT = 300
 """Seconds ``dot`` may take (a large graph takes long; a hung one must not hang us)."""
@@ -117,7 +117,7 @@ def findings_dot(findings: list[Finding]) -> str:
             if (a.source, a.target, a.style) not in seen:
                 seen.add((a.source, a.target, a.style))
                 union.arcs.append(a)
-    return _subgraph_dot(union, f"{len(findings)} findings")
+    return _subgraph_dot(union, count(len(findings), "finding"))
 
 
 def _subgraph_dot(g: Subgraph, title: str) -> str:
@@ -135,7 +135,7 @@ def _subgraph_dot(g: Subgraph, title: str) -> str:
 def graph_dot(run: Run, highlight: set[tuple[str, str]] | frozenset[tuple[str, str]]) -> str:
     """Every class that has a dependency, and every dependency."""
     edges = [e for e in run.graph.edges.values() if e.bits]
-    title = f"{len(run.graph.classes)} lock classes, {len(edges)} dependencies"
+    title = f"{count(len(run.graph.classes), 'lock class')}, {count(len(edges), 'dependency')}"
     return _edges_dot(run, edges, highlight, title)
 
 
@@ -197,7 +197,7 @@ def _edges_dot(
         lines.append(f"  {ids[name]} [label={quote(name)}, {style}{tip}];")
     for e in sorted(edges, key=lambda e: (e.src.key, e.dst.key)):
         w = e.witness()
-        site = w.acquirer_site[0].render() if w.acquirer_site else "?"
+        site = f", at {w.acquirer_site[0].render()}" if w.acquirer_site else " (no stack recorded)"
         words = dependency_sentence(
             run.task_name(w.task),
             e.src.key,
@@ -205,7 +205,7 @@ def _edges_dot(
             e.src.kind is ClassKind.EVENT,
             e.dst.kind is ClassKind.EVENT,
         )
-        tip = f"{words}, at {site}"
+        tip = f"{words}{site}"
         label = ",".join(DepType.names(e.bits)) + (f" x{e.count}" if e.count > 1 else "")
         style = _ARC_STYLE["dependency"] if (e.src.key, e.dst.key) in highlight else ""
         attrs = ", ".join(

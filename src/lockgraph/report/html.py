@@ -27,6 +27,7 @@ from lockgraph.engine.findings import KINDS, Finding
 from lockgraph.report import Report, register, select_finding
 from lockgraph.report._subgraph import finding_subgraph
 from lockgraph.report.text import render_finding, verdict_line
+from lockgraph.report.words import count
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
@@ -124,12 +125,15 @@ def _header(report: Report, title: str) -> str:
             )
     stats = []
     if report.events:
-        stats.append(f"{report.events:,} events")
+        stats.append(count(report.events, "event", grouped=True))
     counts = report.counts()
     if counts is not None:
         classes, deps, tasks = counts
-        stats.append(f"{classes:,} lock classes, {deps:,} dependencies")
-        stats.append(f"{tasks:,} tasks")
+        stats.append(
+            f"{count(classes, 'lock class', grouped=True)}, "
+            f"{count(deps, 'dependency', grouped=True)}"
+        )
+        stats.append(count(tasks, "task", grouped=True))
     verdict = (
         f"{len(reported)} reported, {len(report.confirmed)} confirmed in this run"
         if reported

@@ -29,7 +29,7 @@ from lockgraph.engine.findings import (
     WitnessStep,
 )
 from lockgraph.report import Report, register
-from lockgraph.report.words import dependency_sentence
+from lockgraph.report.words import count, dependency_sentence
 
 _INDENT = "       "
 
@@ -64,7 +64,7 @@ def summary(report: Report) -> str:
     if (pruned or suppressed) and not report.show_pruned:
         line += "; --show-pruned lists them"
     if report.events:
-        line += f"; {report.events} events"
+        line += f"; {count(report.events, 'event')}"
     return line
 
 
@@ -243,7 +243,8 @@ def _edge_words(dep: DependencyView, events: set[str]) -> str:
     if dep.source in events:
         where = f" (signalled at {w.holder_site.render()})" if w.holder_site.frames else ""
         return f"{words}{where}{seen}{also}"
-    return f"{words} (taken at {w.holder_site.render()}) [{dep.type}]{seen}{also}"
+    taken = f"taken at {w.holder_site.render()}" if w.holder_site.frames else "no stack recorded"
+    return f"{words} ({taken}) [{dep.type}]{seen}{also}"
 
 
 def scenario_table(deps: list[DependencyView], events: AbstractSet[str] = frozenset()) -> list[str]:
@@ -285,7 +286,7 @@ def witness_table(steps: list[WitnessStep], limit: int = WITNESS_ROWS) -> list[s
     lines.append(pad + "".join(f"{'-' * len(c):<{widths[c]}}" for c in columns).rstrip())
     shown = list(zip(steps, cells, strict=True))
     if len(shown) > limit:
-        lines.append(f"{pad}... ({len(shown) - limit} earlier events)")
+        lines.append(f"{pad}... ({count(len(shown) - limit, 'earlier event')})")
         shown = shown[-limit:]
     for step, cell in shown:
         row = " " * starts[step.task] + cell

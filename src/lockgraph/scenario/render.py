@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from lockgraph import __version__
 from lockgraph.engine.findings import FINDINGS_VERSION, Finding
 from lockgraph.report.text import render_finding
+from lockgraph.report.words import count
 from lockgraph.scenario.check import CheckResult
 from lockgraph.scenario.explore import Exploration, ScheduleStep
 from lockgraph.scenario.program import Compiled
@@ -241,11 +242,11 @@ def explore_text(
         lines.append("")
         lines.append(" *** DEADLOCK ***" if result.verdict == "deadlock" else " *** HANG ***")
     elif result.verdict == "none":
-        lines.append(f"no deadlock in {result.states} states ({moves})")
+        lines.append(f"no deadlock in {count(result.states, 'state')} ({moves})")
     else:
         lines.append(
-            f"no deadlock in the first {result.states} states: the state limit was reached,"
-            f" the answer is incomplete ({moves})"
+            f"no deadlock in the first {count(result.states, 'state')}: the state limit was "
+            f"reached, the answer is incomplete ({moves})"
         )
     for kind, task, detail, line in result.findings:
         lines.append(f"also seen: {kind}: {task}: {detail} (line {line})")

@@ -49,6 +49,7 @@ from lockgraph.kernel.splat.patterns import (
 )
 from lockgraph.kernel.splat.sections import EXACT, SECTIONS, State
 from lockgraph.kernel.text import Line, clean, split_lines
+from lockgraph.report.words import count
 
 
 def parse_reports(text: str, source: str = "") -> list[Splat]:
@@ -63,7 +64,7 @@ def parse_lines(raw: list[str], source: str = "", first_no: int = 1) -> list[Spl
     reports = _Parser(source).run(lines)
     repairs = cleaning.describe()
     if cut:
-        repairs.append(f"{cut} lines longer than {MAX_LINE} characters cut")
+        repairs.append(f"{count(cut, 'line')} longer than {MAX_LINE} characters cut")
     for report in reports:
         report.notes[:0] = repairs
     return reports
