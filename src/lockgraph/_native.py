@@ -56,9 +56,3 @@ def load(name: str) -> tuple[ModuleType | None, str]:
             f"lockgraph was built without its C extensions (no C compiler at install time?): "
             f"{name} runs in pure Python, about {SLOWER.get(name, 3)} times slower"
         )
-
-
-def check() -> None:
-    """Raise ``CoreError`` if ``LOCKGRAPH_CORE`` is bad or asks for what is missing."""
-    for name in SLOWER:
-        load(name)

@@ -33,9 +33,14 @@ def one_line(message: str) -> str:
     """A message fit for one line of a terminal: long tokens cut, control characters escaped."""
     if len(message) > MESSAGE_TOKEN_SHOWN:
         message = _LONG_TOKEN.sub(lambda m: shown(m.group(), MESSAGE_TOKEN_SHOWN), message)
-    if _CONTROL.search(message):
-        message = _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
-    return shown(message, MESSAGE_SHOWN)
+    return shown(_escaped(message), MESSAGE_SHOWN)
+
+
+def _escaped(text: str) -> str:
+    """Control characters as their escapes (a message stays one line)."""
+    if _CONTROL.search(text):
+        return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return text
 
 
 class LockgraphError(Exception):
@@ -64,7 +69,7 @@ class InputError(LockgraphError):
 
     def __init__(self, path: str, line: int, message: str) -> None:
         message = one_line(message)
-        where = _CONTROL.sub(lambda m: repr(m.group())[1:-1], shown(path, PATH_SHOWN))
+        where = _escaped(shown(path, PATH_SHOWN))
         super().__init__(f"{where}:{line}: {message}" if line else f"{where}: {message}", cut=False)
         self.path = path
         self.line = line

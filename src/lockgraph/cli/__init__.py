@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from lockgraph import __version__, _native
+from lockgraph.engine import native
 from lockgraph.errors import LockgraphError
 
 COMMANDS = ["analyze", "report", "chart", "check-order", "scenario", "run", "combine", "kernel"]
@@ -46,8 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        _native.check()
-    except _native.CoreError as exc:
+        if _native.choice() == "c" and native.replay is None:
+            raise _native.CoreError(native.unavailable)
+    except _native.CoreError as exc:  # the runtime's core is checked by `run` itself
         print(f"lockgraph: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     parser = build_parser()

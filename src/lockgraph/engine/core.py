@@ -209,12 +209,11 @@ class Engine:
         """The id of a memory location (``READ``/``WRITE`` actions name it)."""
         known = self._variables.get(name)
         if known is None:
-            known = self._variables[name] = len(self._variables)
+            known = self._variables[name] = len(self._variable_names)
+            self._variable_names.append(name)
         return known
 
     def variable_name(self, var: int) -> str:
-        if len(self._variable_names) != len(self._variables):
-            self._variable_names = list(self._variables)
         return self._variable_names[var] if 0 <= var < len(self._variable_names) else f"V{var}"
 
     def join_event_of(self, child: Task) -> LockUse | None:
@@ -259,13 +258,11 @@ class Engine:
         if inxt is None or inxt.slow:
             inxt = self._acquire_slow(task, use, site, ichain, inxt)
             ichain = task.ichain  # a fresh trie re-bases the task
-            if inxt is None:  # past the depth limit: held, but it depends on nothing
-                task.held.append((use, site, ichain, self.index))
-                lock.owner = task
-                return
         task.held.append((use, site, ichain, self.index))
-        task.ichain = inxt
         lock.owner = task
+        if inxt is None:  # past the depth limit: held, but it depends on nothing
+            return
+        task.ichain = inxt
         chain = inxt.chain
         chain.hits += 1
         if task.token not in chain.tokens:

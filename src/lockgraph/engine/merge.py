@@ -227,20 +227,9 @@ class PartitionEngine(Engine):
         The chain nodes are made as a re-walk makes them: no occurrence is counted, no
         recursion reported; their dependencies exist already in an earlier partition.
         """
-        self._rewalking = True
-        try:
-            for use, site, event in entries:
-                ichain = task.ichain
-                inxt = ichain.next.get(use)
-                if inxt is None or inxt.slow:
-                    inxt = self._acquire_slow(task, use, site, ichain, inxt)
-                    ichain = task.ichain
-                task.held.append((use, site, ichain, event))
-                if inxt is not None:  # None: past the depth limit
-                    task.ichain = inxt
-                use.lock.owner = task
-        finally:
-            self._rewalking = False
+        self._rewalk(task, [(use, site, task.ichain, event) for use, site, event in entries])
+        for use, _, _ in entries:
+            use.lock.owner = task
 
     def join_event(self, child: Task) -> LockUse:
         """``child`` was joined in an earlier partition (end-of-trace signals it again)."""

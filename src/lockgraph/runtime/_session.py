@@ -40,9 +40,6 @@ PTH_LINE = (
 """Imports the hook only when the variable is set, and does nothing once lockgraph is
 uninstalled (pip does not know about this file, so it stays behind)."""
 
-CORES = ("c", "python", "py")
-"""``LOCKGRAPH_CORE`` values (empty: the C core if built, else the pure-Python one)."""
-
 FREE_THREADED = (
     "this Python runs without the GIL (a free-threaded build with the GIL disabled); "
     "lockgraph's bookkeeping relies on the GIL: run with PYTHON_GIL=1 (or -X gil=1)"
@@ -60,9 +57,6 @@ def load_core() -> tuple[Any, str]:
     """The core ``LOCKGRAPH_CORE`` asks for; a ``UsageError`` (one line) for a name that
     is not a core, or ``c`` when the C core is unavailable. Refuses a Python running
     without its GIL."""
-    wanted = os.environ.get("LOCKGRAPH_CORE", "").strip().lower()
-    if wanted and wanted not in CORES:
-        raise UsageError(f"LOCKGRAPH_CORE must be 'c' or 'python', not {wanted!r}")
     try:
         core, name = _core.load()
     except ImportError as exc:

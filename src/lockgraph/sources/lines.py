@@ -150,12 +150,14 @@ class LineReader:
         self.lines = first_line - 1 + read
         self.events += self.engine.index - before
 
-    def relog(self, lines: Iterable[str | bytes], feed: Callable[[Action], None]) -> None:
+    def relog(
+        self, lines: Iterable[str | bytes], feed: Callable[[Action], None], first_line: int = 1
+    ) -> None:
         """The second pass: the same file's actions, in order, to ``feed`` (no engine
-        work). Lines are skipped as ``read`` skips them (a header)."""
+        work). ``lines`` start at ``first_line``, as ``read`` passes them to ``replay``."""
         self.relogging = True
         try:
-            self.relog_lines(lines, feed, first_line=1)
+            self.relog_lines(lines, feed, first_line)
         finally:
             self.relogging = False
 

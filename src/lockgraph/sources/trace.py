@@ -75,14 +75,12 @@ class TraceReader(LineReader):
         check_header(self.path, text_of(next(stream, "")))
         self.replay(stream, first_line=2)
 
-    def relog(self, lines: Iterable[str | bytes], feed: Callable[[Action], None]) -> None:
+    def relog(
+        self, lines: Iterable[str | bytes], feed: Callable[[Action], None], first_line: int = 1
+    ) -> None:
         stream = iter(lines)
         next(stream, "")  # the header, checked by the first pass
-        self.relogging = True
-        try:
-            self.relog_lines(stream, feed, first_line=2)
-        finally:
-            self.relogging = False
+        super().relog(stream, feed, first_line + 1)
 
     # -- parsing ---------------------------------------------------------------
 
