@@ -191,15 +191,23 @@ def test_a_worker_killed_mid_run_changes_nothing(client: Any, tmp_path: Path) ->
         "lockgraph-trace 1\n" + "acq t a\nacq t b\nrel t b\nrel t a\n" * 400_000
     )
     expected = single(slow)
-    pids = list(client.run(os.getpid).values())
+    pids = client.run(os.getpid)
     ended: list[float] = []
     killed: list[float] = []
 
     def kill() -> None:
-        killed.append(time.monotonic())
-        os.kill(pids[0], signal.SIGKILL)
+        """Kill the first worker seen running a partition (not after a fixed delay: on
+        an idle machine the whole run can end before one)."""
+        deadline = time.monotonic() + 60
+        while not ended and time.monotonic() < deadline:
+            busy = [w for w, tasks in client.processing().items() if tasks and w in pids]
+            if busy:
+                killed.append(time.monotonic())
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.005)
 
-    killer = threading.Timer(0.3, kill)
+    killer = threading.Thread(target=kill)
     killer.start()
     try:
         got = partitioned(slow, client=client)
